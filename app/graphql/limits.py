@@ -1,0 +1,62 @@
+"""Query limits: size, depth and cost, applied before any resolver runs."""
+
+from __future__ import annotations
+
+from ariadne.validation import cost_validator
+from graphql import GraphQLError, parse
+from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode
+from graphql.validation import ValidationRule
+
+MAX_TOKENS = 2000
+MAX_SOURCE_LENGTH = 20_000
+
+
+def parse_query(context, data: dict):
+    """Parse with token and length caps, so a huge document is refused before validation."""
+    query = data.get("query")
+    if not isinstance(query, str):
+        raise GraphQLError("The query must be a string.")
+    return parse(query, max_lexical_tokens=MAX_TOKENS, max_source_length=MAX_SOURCE_LENGTH)
+
+
+def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
+    class DepthLimit(ValidationRule):
+        def enter_operation_definition(self, node, *_args):
+            depth = self._depth(node.selection_set, 0, frozenset())
+            if depth > max_depth:
+                self.report_error(GraphQLError(f"Query depth {depth} exceeds {max_depth}.", node))
+
+        def _depth(self, selection_set, depth: int, seen: frozenset) -> int:
+            if selection_set is None:
+                return depth
+            deepest = depth
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    if not selection.name.value.startswith("__"):
+                        deepest = max(deepest, self._depth(selection.selection_set, depth + 1, seen))
+                elif isinstance(selection, InlineFragmentNode):
+                    deepest = max(deepest, self._depth(selection.selection_set, depth, seen))
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.context.get_fragment(name)
+                    if fragment is not None and name not in seen:
+                        deepest = max(
+                            deepest, self._depth(fragment.selection_set, depth, seen | {name})
+                        )
+            return deepest
+
+    return DepthLimit
+
+
+def validation_rules(max_depth: int, max_cost: int):
+    """Rules built per request: the cost rule needs this request's variables (ariadne#1319)."""
+    depth_rule = depth_limit_rule(max_depth)
+
+    def rules(context, document, data):
+        variables = data.get("variables") if isinstance(data, dict) else None
+        return [
+            depth_rule,
+            cost_validator(maximum_cost=max_cost, default_cost=1, variables=variables or {}),
+        ]
+
+    return rules

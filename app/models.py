@@ -1,0 +1,19 @@
+"""Every model, in dependency order: what migrations and test fixtures create."""
+
+from app.accounts.models import CreditAccount, Customer
+from app.cards.models import Card, CardEvent
+from app.messaging.models import DeadLetter, OutboxMessage, ProcessedMessage
+from app.operations.models import Operation
+from app.webhooks.models import WebhookDelivery
+
+MODELS = [
+    Customer,
+    CreditAccount,
+    Operation,
+    Card,
+    CardEvent,
+    OutboxMessage,
+    ProcessedMessage,
+    DeadLetter,
+    WebhookDelivery,
+]

@@ -1,0 +1,122 @@
+"""Lithic webhooks: verified and deduplicated on receipt, applied by an actor."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from app import runtime
+from app.cards import models as m
+from app.cards.models import Card, CardEvent
+from app.db import for_update, transaction, utcnow
+from app.errors import NotFound
+from app.messaging import outbox
+from app.messaging.actor import mark_processed
+from app.webhooks.models import WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+PROCESS_CREDIT_CARD_WEBHOOK = "process_credit_card_webhook"
+
+# Per event type, the only fields we keep: never a PAN, a CVV or the whole payload.
+KEPT_FIELDS = {
+    "card.created": ("card_token", "replacement_for"),
+    "card.updated": ("card_token", "state"),
+    "card.shipped": ("card_token", "shipping_method", "tracking_number"),
+    "card.reissued": ("card_token",),
+    "card.renewed": (
+        "card_token",
+        "exp_month",
+        "exp_year",
+        "previous_exp_month",
+        "previous_exp_year",
+    ),
+}
+
+
+def receive(webhook_id: str, payload: dict) -> tuple[WebhookDelivery | None, bool]:
+    """Record a verified delivery once and queue it; returns (delivery, is_new)."""
+    event_type = str(payload.get("event_type") or "unknown")[:64]
+    kept = KEPT_FIELDS.get(event_type)
+    data = {name: payload.get(name) for name in kept or ()}
+    with transaction():
+        inserted = (
+            WebhookDelivery.insert(
+                webhook_id=webhook_id[:128],
+                event_type=event_type,
+                data=json.dumps(data, sort_keys=True),
+                status=WebhookDelivery.RECEIVED if kept else WebhookDelivery.IGNORED,
+                note=None if kept else "event type not handled",
+            )
+            .on_conflict_ignore()
+            .as_rowcount()
+            .execute()
+        )
+        delivery = WebhookDelivery.get(WebhookDelivery.webhook_id == webhook_id[:128])
+        if inserted and kept:
+            outbox.enqueue(PROCESS_CREDIT_CARD_WEBHOOK, delivery_id=delivery.id)
+    logger.info(
+        "webhook.received webhook_id=%s event_type=%s duplicate=%s",
+        webhook_id,
+        event_type,
+        not inserted,
+    )
+    return delivery, bool(inserted)
+
+
+def process_webhook(message_id: str, delivery_id: str) -> None:
+    """Apply one delivery to local state; unknown cards are recorded, not retried."""
+    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
+    if delivery is None:
+        raise NotFound(f"webhook delivery {delivery_id} does not exist")
+    data = json.loads(delivery.data)
+    card = Card.get_or_none(Card.lithic_token == data.get("card_token"))
+    lithic_card = None
+    if card is not None and delivery.event_type in ("card.updated", "card.reissued"):
+        # Deliveries can arrive out of order: read the card's current state instead of
+        # trusting the event's, so an older event never undoes a newer one.
+        lithic_card = runtime.current().lithic.get_card(card.lithic_token)
+
+    with transaction():
+        note = None
+        if card is None:
+            status, note = WebhookDelivery.IGNORED, "unknown card"
+        else:
+            card = for_update(Card.select().where(Card.id == card.id)).get()
+            _apply(card, delivery, data, lithic_card)
+            status = WebhookDelivery.APPLIED
+        WebhookDelivery.update(status=status, note=note, applied_at=utcnow()).where(
+            WebhookDelivery.id == delivery.id
+        ).execute()
+        mark_processed(message_id, PROCESS_CREDIT_CARD_WEBHOOK)
+    logger.info(
+        "webhook.applied delivery_id=%s event_type=%s status=%s",
+        delivery.id,
+        delivery.event_type,
+        status,
+    )
+
+
+def _apply(card: Card, delivery: WebhookDelivery, data: dict, lithic_card: dict | None) -> None:
+    event_type = delivery.event_type
+    detail: dict = {}
+    if lithic_card is not None:
+        card.state = lithic_card["state"]
+        card.substatus = lithic_card.get("substatus")
+        detail["state"] = card.state
+    if event_type == "card.shipped":
+        card.shipped_at = card.shipped_at or utcnow()
+        card.tracking_number = data.get("tracking_number")
+        card.shipping_method = data.get("shipping_method") or card.shipping_method
+        if card.state == m.PENDING_FULFILLMENT:
+            card.state = m.PENDING_ACTIVATION
+        detail = {"tracking_number": card.tracking_number}
+    elif event_type == "card.renewed":
+        card.exp_month = data.get("exp_month") or card.exp_month
+        card.exp_year = data.get("exp_year") or card.exp_year
+    card.updated_at = utcnow()
+    card.save()
+    kind = event_type.split(".", 1)[1].upper()
+    CardEvent.insert(
+        card=card, kind=kind, source_id=delivery.webhook_id, detail=json.dumps(detail)
+    ).on_conflict_ignore().execute()
