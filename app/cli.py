@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import signal
@@ -75,7 +76,8 @@ def cmd_relay(args) -> int:
 
     bootstrap()
     with database.connection():
-        print(f"published {outbox.relay()} message(s)")
+        count = outbox.relay(older_than=dt.timedelta(seconds=args.min_age))
+        print(f"published {count} message(s)")
     return 0
 
 
@@ -108,6 +110,12 @@ def cmd_dead_letters(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from app import demo
+
+    return demo.main()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccs", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,8 +134,12 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.set_defaults(run=cmd_dev)
 
-    sub.add_parser("relay", help="publish outbox messages left unsent").set_defaults(
-        run=cmd_relay
+    relay = sub.add_parser("relay", help="publish outbox messages left unsent")
+    relay.add_argument("--min-age", type=float, default=5.0, help="seconds since written")
+    relay.set_defaults(run=cmd_relay)
+
+    sub.add_parser("demo", help="run the card-lifecycle demo against $CCS_URL").set_defaults(
+        run=cmd_demo
     )
 
     dl = sub.add_parser("dead-letters", help="list, replay or purge dead letters")

@@ -35,8 +35,9 @@ _AMQP_DEFAULTS = {
     "blocked_connection_timeout": "30",
     "socket_timeout": "5",
     "stack_timeout": "15",
-    "connection_attempts": "2",
-    "retry_delay": "1",
+    # One try per publish attempt: Dramatiq already makes six, and a request must not wait
+    # seconds on a dead broker when the outbox can carry the message later.
+    "connection_attempts": "1",
 }
 
 
