@@ -1,4 +1,4 @@
-"""Queue create_credit_card_account: the customer's account holder, account and credit line at Lithic."""
+"""Queue create_credit_card_account: account holder, account and credit line at Lithic."""
 
 from app.accounts import service
 from app.messaging.actor import queue_actor

@@ -56,7 +56,9 @@ def relay_outbox() -> None:
 
 
 def schedule(scheduler: BaseScheduler) -> BaseScheduler:
-    scheduler.add_job(relay_outbox, "interval", seconds=10, id="outbox_relay", replace_existing=True)
+    scheduler.add_job(
+        relay_outbox, "interval", seconds=10, id="outbox_relay", replace_existing=True
+    )
     scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
 

@@ -109,7 +109,9 @@ class Config:
             min_backoff_ms=_int(env, "MIN_BACKOFF_MS", 1000),
             worker_threads=_int(env, "EMBEDDED_WORKER_THREADS", 4),
             emulator_fulfilment_delay=(
-                float(env["EMULATOR_FULFILMENT_DELAY"]) if env.get("EMULATOR_FULFILMENT_DELAY") else None
+                float(env["EMULATOR_FULFILMENT_DELAY"])
+                if env.get("EMULATOR_FULFILMENT_DELAY")
+                else None
             ),
         )
         config.validate()

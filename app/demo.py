@@ -1,4 +1,4 @@
-"""The card-lifecycle demo: onboard, virtual card, physical card, replace, ship, activate, freeze."""
+"""The card-lifecycle demo: onboard, virtual, physical, replace, ship, activate, freeze."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def wait_for(step: Callable[[], object], what: str, timeout: float = 60.0) -> ob
 
 def operation_done(client: GraphQLClient, operation_id: str) -> dict:
     def check():
-        op = client(f"query($id: ID!) {{ operation(id: $id) {{ {OPERATION_FIELDS} }} }}", id=operation_id)
+        op = client(
+            f"query($id: ID!) {{ operation(id: $id) {{ {OPERATION_FIELDS} }} }}", id=operation_id
+        )
         op = op["operation"]
         if op["status"] == "FAILED":
             raise DemoFailed(f"operation failed: {op['error']}")
@@ -174,7 +176,8 @@ def run(url: str, config: Config, log: Callable[[str], None] = print) -> dict:
 
         def toggle(freeze=freeze, expected=expected):
             state = customer(
-                "mutation($id: ID!, $f: Boolean!) { freezeUnfreezeCard(cardId: $id, freeze: $f) { state } }",
+                "mutation($id: ID!, $f: Boolean!) {"
+                " freezeUnfreezeCard(cardId: $id, freeze: $f) { state } }",
                 id=ids["replacement"],
                 f=freeze,
             )["freezeUnfreezeCard"]["state"]

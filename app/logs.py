@@ -1,4 +1,4 @@
-"""Logging set-up: static event names, ids as fields, the current request or message id on every line."""
+"""Logging: static event names, ids as fields, the request or message id on every line."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def bootstrap(config: Config | None = None) -> Runtime:
@@ -58,6 +58,9 @@ def bootstrap(config: Config | None = None) -> Runtime:
         _runtime = Runtime(config, broker, lithic, Sealer(config.message_keys), emulator)
         if emulator is not None:
             _runtime.stoppers.append(emulator.stop)
+        if config.uses_embedded_broker:
+            # The in-process broker only accepts messages for queues its actors declared.
+            import actors  # noqa: F401
         logger.info(
             "runtime.ready env=%s database=%s broker=%s lithic=%s",
             config.env,
@@ -84,8 +87,6 @@ def reset() -> None:
 
 def start_embedded_worker(runtime: Runtime) -> dramatiq.Worker:
     """Run the actors inside this process, on the in-process broker (the embedded default)."""
-    import actors  # noqa: F401  (declares every actor on the broker)
-
     worker = dramatiq.Worker(
         runtime.broker, worker_threads=runtime.config.worker_threads, worker_timeout=100
     )

@@ -1,4 +1,4 @@
-"""Shared fixtures: the in-process runtime (SQLite, in-process broker, emulator, a real HTTP port)."""
+"""Shared fixtures: the in-process runtime (SQLite, in-process broker, emulator, HTTP)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ class Customer(UUIDKeyModel):
 
 
 class CreditAccount(UUIDKeyModel):
-    """A customer's card account; mirrors the Lithic account holder, account and financial account."""
+    """A customer's card account: the Lithic account holder, account and financial account."""
 
     PENDING, ACTIVE, REJECTED, FAILED = "PENDING", "ACTIVE", "REJECTED", "FAILED"
 

@@ -85,9 +85,7 @@ def onboard_customer(applicant: Applicant) -> tuple[Customer, CreditAccount, Ope
         operation = Operation.create(
             customer=customer, kind="ONBOARD_CUSTOMER", resource_id=account.id
         )
-        outbox.enqueue(
-            CREATE_CREDIT_CARD_ACCOUNT, account_id=account.id, operation_id=operation.id
-        )
+        outbox.enqueue(CREATE_CREDIT_CARD_ACCOUNT, account_id=account.id, operation_id=operation.id)
     logger.info("customer.onboarding_queued customer_id=%s account_id=%s", customer.id, account.id)
     return customer, account, operation
 
@@ -104,7 +102,9 @@ def create_credit_card_account(message_id: str, account_id: str, operation_id: s
             mark_processed(message_id, CREATE_CREDIT_CARD_ACCOUNT)
         return
 
-    holder = _find_or_create_account_holder(rt.lithic, account, rt.sealer.open(account.kyc_ciphertext))
+    holder = _find_or_create_account_holder(
+        rt.lithic, account, rt.sealer.open(account.kyc_ciphertext)
+    )
     status = holder["status"]
     financial_account_token = None
     if status == "ACCEPTED":

@@ -241,20 +241,25 @@ def request_replacement(
     customer_id: str, card_id: str, reason: str, shipping: ShippingAddress | None = None
 ) -> tuple[Card, Operation]:
     """Lost or stolen: a new card replaces the old one, which closes. Damaged: a reissue."""
-    old = card_of(customer_id, card_id)
     if reason not in REPLACEMENT_SUBSTATUS:
         raise ValidationError("reason must be LOST, STOLEN or DAMAGED")
-    if old.lithic_token is None or old.state in (m.CLOSED, m.FAILED, m.REQUESTED):
-        raise InvalidState(f"a {old.state} card cannot be replaced")
     if shipping is not None:
         shipping.validate()
-    if reason == DAMAGED and old.type != m.PHYSICAL:
-        raise InvalidState("only a physical card can be reissued as damaged")
     with transaction():
-        old = for_update(Card.select().where(Card.id == old.id)).get()
-        if Card.select().where(
-            (Card.replacement_for == old.id) & (Card.state != m.FAILED)
-        ).exists():
+        old = for_update(
+            Card.select().where((Card.id == card_id) & (Card.customer == customer_id))
+        ).get_or_none()
+        if old is None:
+            raise NotFound(f"card {card_id} not found")
+        if old.lithic_token is None or old.state in (m.CLOSED, m.FAILED, m.REQUESTED):
+            raise InvalidState(f"a {old.state} card cannot be replaced")
+        if reason == DAMAGED and old.type != m.PHYSICAL:
+            raise InvalidState("only a physical card can be reissued as damaged")
+        if (
+            Card.select()
+            .where((Card.replacement_for == old.id) & (Card.state != m.FAILED))
+            .exists()
+        ):
             raise InvalidState("a replacement for this card is already under way")
         if reason == DAMAGED:
             target = old
@@ -296,10 +301,15 @@ def replace_card(message_id: str, card_id: str, operation_id: str, reason: str) 
     if reason == DAMAGED:
         # TODO: Lithic takes no Idempotency-Key on reissue; a worker killed between Lithic's
         # answer and our commit reissues twice (capped at 8 per card by Lithic).
-        if not CardEvent.select().where(
-            (CardEvent.card == card) & (CardEvent.kind == "REISSUED")
-            & (CardEvent.source_id == operation_id)
-        ).exists():
+        if (
+            not CardEvent.select()
+            .where(
+                (CardEvent.card == card)
+                & (CardEvent.kind == "REISSUED")
+                & (CardEvent.source_id == operation_id)
+            )
+            .exists()
+        ):
             lithic_card = lithic.reissue_card(
                 card.lithic_token, {"shipping_address": json.loads(card.shipping_address)}
             )

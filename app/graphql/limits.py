@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ariadne.validation import cost_validator
-from graphql import GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, parse, validate
 from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from graphql.validation import ValidationRule
 
@@ -11,12 +11,42 @@ MAX_TOKENS = 2000
 MAX_SOURCE_LENGTH = 20_000
 
 
-def parse_query(context, data: dict):
-    """Parse with token and length caps, so a huge document is refused before validation."""
-    query = data.get("query")
-    if not isinstance(query, str):
-        raise GraphQLError("The query must be a string.")
-    return parse(query, max_lexical_tokens=MAX_TOKENS, max_source_length=MAX_SOURCE_LENGTH)
+class DocumentCache:
+    """Parsed and validated documents by query text: clients send the same few queries.
+
+    Validation is cached too. That is sound because no field of our schema takes a cost
+    multiplier from a variable; if one ever does, the variables must join the key.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.documents: dict[str, DocumentNode] = {}
+        self.errors: dict[int, tuple[DocumentNode, list]] = {}
+
+    def parse(self, context, data: dict) -> DocumentNode:
+        """Parse with token and length caps, so a huge document is refused early."""
+        query = data.get("query")
+        if not isinstance(query, str):
+            raise GraphQLError("The query must be a string.")
+        document = self.documents.get(query)
+        if document is None:
+            document = parse(
+                query, max_lexical_tokens=MAX_TOKENS, max_source_length=MAX_SOURCE_LENGTH
+            )
+            if len(self.documents) >= self.size:
+                self.documents.clear()
+                self.errors.clear()
+            self.documents[query] = document
+        return document
+
+    def validate(self, schema, document, rules=None, max_errors=None, type_info=None) -> list:
+        cached = self.errors.get(id(document))
+        if cached is not None and cached[0] is document:
+            return cached[1]
+        errors = validate(schema, document, rules, max_errors=max_errors)
+        # The entry holds the document, so its id cannot be reused while cached.
+        self.errors[id(document)] = (document, errors)
+        return errors
 
 
 def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
@@ -33,7 +63,9 @@ def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
             for selection in selection_set.selections:
                 if isinstance(selection, FieldNode):
                     if not selection.name.value.startswith("__"):
-                        deepest = max(deepest, self._depth(selection.selection_set, depth + 1, seen))
+                        deepest = max(
+                            deepest, self._depth(selection.selection_set, depth + 1, seen)
+                        )
                 elif isinstance(selection, InlineFragmentNode):
                     deepest = max(deepest, self._depth(selection.selection_set, depth, seen))
                 elif isinstance(selection, FragmentSpreadNode):

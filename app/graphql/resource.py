@@ -15,7 +15,7 @@ from graphql import GraphQLError
 from app.auth import AuthenticationFailed, authenticate
 from app.config import Config
 from app.errors import DomainError
-from app.graphql.limits import parse_query, validation_rules
+from app.graphql.limits import DocumentCache, validation_rules
 from app.graphql.schema import build_schema
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class GraphQLResource:
         self.config = config
         self.schema = build_schema()
         self.rules = validation_rules(config.graphql_max_depth, config.graphql_max_cost)
+        self.documents = DocumentCache()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if not (req.content_type or "").startswith("application/json"):
@@ -77,7 +78,7 @@ class GraphQLResource:
         except (ValueError, UnicodeDecodeError):
             raise falcon.HTTPBadRequest(description="the body is not valid JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
-            raise falcon.HTTPBadRequest(description="expected {\"query\": …, \"variables\": {…}}")
+            raise falcon.HTTPBadRequest(description='expected {"query": …, "variables": {…}}')
         if data.get("variables") is not None and not isinstance(data["variables"], dict):
             raise falcon.HTTPBadRequest(description="variables must be an object")
 
@@ -89,8 +90,11 @@ class GraphQLResource:
             introspection=not self.config.is_production,
             error_formatter=format_graphql_error,
             validation_rules=self.rules,
-            query_parser=parse_query,
+            query_parser=self.documents.parse,
+            query_validator=self.documents.validate,
             logger="app.graphql.ariadne",
         )
         resp.media = result
-        resp.status = falcon.HTTP_200 if success or result.get("data") is not None else falcon.HTTP_400
+        resp.status = (
+            falcon.HTTP_200 if success or result.get("data") is not None else falcon.HTTP_400
+        )

@@ -251,4 +251,3 @@ def build_schema():
         operation_type,
         account_info,
     )
-

@@ -99,7 +99,9 @@ class LithicClient:
             time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def paginate(self, path: str, params: dict | None = None, page_size: int = 100) -> Iterator[dict]:
+    def paginate(
+        self, path: str, params: dict | None = None, page_size: int = 100
+    ) -> Iterator[dict]:
         """Yield every item of a cursor-paginated list, newest first."""
         params = dict(params or {}, page_size=page_size)
         while True:

@@ -47,12 +47,16 @@ def queue_actor(queue_name: str, **options) -> Callable:
             message = CurrentMessage.get_current_message()
             message_id = message.message_id if message is not None else kwargs.pop("message_id")
             if already_processed(message_id):
-                logger.info("message.duplicate_skipped message_id=%s actor=%s", message_id, queue_name)
+                logger.info(
+                    "message.duplicate_skipped message_id=%s actor=%s", message_id, queue_name
+                )
                 return None
             try:
                 return fn(message_id, **kwargs)
             except AlreadyProcessed:
-                logger.info("message.duplicate_rolled_back message_id=%s actor=%s", message_id, queue_name)
+                logger.info(
+                    "message.duplicate_rolled_back message_id=%s actor=%s", message_id, queue_name
+                )
                 return None
 
         return dramatiq.actor(run, actor_name=queue_name, queue_name=queue_name, **options)

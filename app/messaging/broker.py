@@ -1,4 +1,4 @@
-"""The broker: RabbitMQ with publisher confirms in production, in-process for the embedded default."""
+"""The broker: RabbitMQ with publisher confirms, or in-process for the embedded default."""
 
 from __future__ import annotations
 

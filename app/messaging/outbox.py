@@ -24,7 +24,7 @@ def enqueue(actor_name: str, *, queue_name: str | None = None, **kwargs) -> Outb
         actor_name=actor_name,
         payload=json.dumps(kwargs, sort_keys=True),
     )
-    db.after_commit(lambda: publish_after_commit(row.id))
+    db.after_commit(lambda: publish_after_commit(row))
     return row
 
 
@@ -49,11 +49,8 @@ def publish(row: OutboxMessage, broker: dramatiq.Broker | None = None) -> None:
     ).execute()
 
 
-def publish_after_commit(row_id: str) -> None:
+def publish_after_commit(row: OutboxMessage) -> None:
     """Publish right after commit; on a broker outage leave the row for the relay."""
-    row = OutboxMessage.get_or_none(OutboxMessage.id == row_id)
-    if row is None or row.published_at is not None:
-        return
     try:
         publish(row)
     except (dramatiq.BrokerError, OSError) as exc:

@@ -1,4 +1,4 @@
-"""The card lifecycle end to end: gunicorn, a dramatiq worker, PostgreSQL, RabbitMQ, the emulator."""
+"""The card lifecycle end to end: gunicorn, dramatiq, PostgreSQL, RabbitMQ, the emulator."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def replacements_at_lithic(stack) -> list[dict]:
 
 
 def inject_fault(stack, **fault) -> None:
-    requests.post(f"{stack.emulator_url}/_emulator/faults", json=fault, timeout=5).raise_for_status()
+    requests.post(
+        f"{stack.emulator_url}/_emulator/faults", json=fault, timeout=5
+    ).raise_for_status()
 
 
 def setup_physical_card(stack):
@@ -93,7 +95,9 @@ def test_worker_killed_mid_actor_redelivers_and_replaces_once(stack):
     customer, card_id = setup_physical_card(stack)
     cards_before = len(emulator_cards(stack))
     # Lithic creates the card, then takes 8 s to answer: the worker dies while it waits.
-    inject_fault(stack, method="POST", path="^/v1/cards$", status=200, when="after", delay=8, count=1)
+    inject_fault(
+        stack, method="POST", path="^/v1/cards$", status=200, when="after", delay=8, count=1
+    )
 
     replacement = api.replace(customer, card_id)
     wait_until(lambda: len(emulator_cards(stack)) > cards_before, what="the card at Lithic")
@@ -207,9 +211,9 @@ def test_forged_stale_and_replayed_webhooks_are_refused_or_ignored(manual_fulfil
         what="the card.shipped webhook to apply",
     )
     assert card["state"] == "PENDING_ACTIVATION"
-    events = customer(
-        "query($id: ID!) { creditCard(id: $id) { events { kind } } }", id=card_id
-    )["creditCard"]["events"]
+    events = customer("query($id: ID!) { creditCard(id: $id) { events { kind } } }", id=card_id)[
+        "creditCard"
+    ]["events"]
     assert [e["kind"] for e in events].count("SHIPPED") == 1
 
 

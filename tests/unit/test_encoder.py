@@ -31,7 +31,9 @@ def test_an_undecryptable_message_is_a_decode_error_not_a_crash():
     dramatiq.set_encoder(encoder)
     try:
         with pytest.raises(dramatiq.errors.DecodeError):
-            dramatiq.Message.decode(EncryptedJSONEncoder((Fernet.generate_key().decode(),)).encode({}))
+            dramatiq.Message.decode(
+                EncryptedJSONEncoder((Fernet.generate_key().decode(),)).encode({})
+            )
         with pytest.raises(SealError):
             encoder.decode(b"garbage")
     finally:

@@ -21,8 +21,10 @@ def post(http, query, token=None, variables=None, config=None, **kwargs):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return http.simulate_post(
-        "/graphql", body=json.dumps({"query": query, "variables": variables or {}}),
-        headers=headers, **kwargs,
+        "/graphql",
+        body=json.dumps({"query": query, "variables": variables or {}}),
+        headers=headers,
+        **kwargs,
     )
 
 
@@ -159,8 +161,13 @@ def test_money_must_be_integer_cents(http, runtime):
         token(runtime, "svc", INTERNAL),
         {
             "input": {
-                "externalId": "x", "firstName": "A", "lastName": "B", "email": "a@b.c",
-                "phoneNumber": "+1555", "dob": "1990-01-01", "governmentId": "1",
+                "externalId": "x",
+                "firstName": "A",
+                "lastName": "B",
+                "email": "a@b.c",
+                "phoneNumber": "+1555",
+                "dob": "1990-01-01",
+                "governmentId": "1",
                 "address": {"address1": "1 St", "city": "NY", "state": "NY", "postalCode": "1"},
                 "creditLimit": 12.5,
             }
@@ -198,8 +205,18 @@ def test_a_customer_never_sees_another_customers_card(http, runtime):
         account = CreditAccount.create(customer=owner, credit_limit=100, status="ACTIVE")
         card = Card.create(customer=owner, account=account, type="VIRTUAL", state="OPEN")
 
-    mine = post(http, "query($id: ID!) { creditCard(id: $id) { id } }", token(runtime, owner.id), {"id": card.id})
-    theirs = post(http, "query($id: ID!) { creditCard(id: $id) { id } }", token(runtime, "intruder"), {"id": card.id})
+    mine = post(
+        http,
+        "query($id: ID!) { creditCard(id: $id) { id } }",
+        token(runtime, owner.id),
+        {"id": card.id},
+    )
+    theirs = post(
+        http,
+        "query($id: ID!) { creditCard(id: $id) { id } }",
+        token(runtime, "intruder"),
+        {"id": card.id},
+    )
     freeze = post(
         http,
         "mutation($id: ID!) { freezeUnfreezeCard(cardId: $id, freeze: true) { id } }",
