@@ -107,10 +107,11 @@ def _apply(card: Card, delivery: WebhookDelivery, data: dict, lithic_card: dict 
     if event_type == "card.shipped":
         card.shipped_at = card.shipped_at or utcnow()
         card.tracking_number = data.get("tracking_number")
-        card.shipping_method = data.get("shipping_method") or card.shipping_method
         if card.state == m.PENDING_FULFILLMENT:
             card.state = m.PENDING_ACTIVATION
-        detail = {"tracking_number": card.tracking_number}
+        # Lithic's shipping_method here is the carrier's text ("USPS priority"), not the
+        # method we ordered: it goes in the history, never into the next order.
+        detail = {"tracking_number": card.tracking_number, "carrier": data.get("shipping_method")}
     elif event_type == "card.renewed":
         card.exp_month = data.get("exp_month") or card.exp_month
         card.exp_year = data.get("exp_year") or card.exp_year

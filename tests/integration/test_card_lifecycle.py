@@ -78,8 +78,17 @@ def test_replace_message_delivered_twice_makes_one_card_at_lithic(stack):
     )
     channel.basic_publish("", "replace_credit_card", body, properties)
     channel.basic_nack(method.delivery_tag, requeue=True)
-    assert channel.queue_declare("replace_credit_card", passive=True).method.message_count == 2
     connection.close()
+
+    def queued() -> int:
+        with pika.BlockingConnection(pika.URLParameters(stack.rabbitmq_url)) as conn:
+            return (
+                conn.channel()
+                .queue_declare("replace_credit_card", passive=True)
+                .method.message_count
+            )
+
+    wait_until(lambda: queued() == 2, what="two copies of the message in the queue")
 
     stack.start_worker()
     api.operation_done(customer, replacement["operation"]["id"])
