@@ -110,6 +110,35 @@ def cmd_dead_letters(args) -> int:
     return 0
 
 
+def cmd_ledger_check(args) -> int:
+    """Exit non-zero when any account's ledger disagrees with its totals or its events."""
+    from app.runtime import bootstrap
+    from app.transactions.ledger import check_invariants
+
+    bootstrap()
+    with database.connection():
+        problems = check_invariants()
+    for problem in problems:
+        print(problem)
+    print(f"ledger check: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_asa_enroll(args) -> int:
+    """Point Lithic's Auth Stream Access at our endpoint."""
+    from app.runtime import bootstrap
+
+    lithic = bootstrap().lithic
+    lithic.request(
+        "POST", "/v1/responder_endpoints", json={"type": "AUTH_STREAM_ACCESS", "url": args.url}
+    )
+    # The secret is never printed: web processes read it from Lithic at start-up unless
+    # LITHIC_ASA_SECRET is set.
+    lithic.request("GET", "/v1/auth_stream/secret")
+    print(f"enrolled {args.url} for Auth Stream Access")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from app import demo
 
@@ -141,6 +170,14 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="run the card-lifecycle demo against $CCS_URL").set_defaults(
         run=cmd_demo
     )
+
+    sub.add_parser(
+        "ledger-check", help="check every account's ledger invariants (exit 1 on a mismatch)"
+    ).set_defaults(run=cmd_ledger_check)
+
+    enroll = sub.add_parser("asa-enroll", help="enrol our ASA endpoint at Lithic")
+    enroll.add_argument("url", help="public URL of POST /asa/lithic")
+    enroll.set_defaults(run=cmd_asa_enroll)
 
     dl = sub.add_parser("dead-letters", help="list, replay or purge dead letters")
     dl.add_argument("action", choices=("list", "replay", "purge"))

@@ -61,6 +61,10 @@ class Config:
     min_backoff_ms: int = 1000
     worker_threads: int = 4
     emulator_fulfilment_delay: float | None = None
+    lithic_asa_secret: str | None = None
+    asa_blocked_mccs: frozenset[str] = frozenset({"7995"})
+    asa_blocked_countries: frozenset[str] = frozenset({"PRK", "IRN", "CUB", "SYR"})
+    asa_error_result: str = "ISSUER_ERROR"
 
     @property
     def is_production(self) -> bool:
@@ -108,6 +112,12 @@ class Config:
             max_retries=_int(env, "MAX_RETRIES", 8),
             min_backoff_ms=_int(env, "MIN_BACKOFF_MS", 1000),
             worker_threads=_int(env, "EMBEDDED_WORKER_THREADS", 4),
+            lithic_asa_secret=env.get("LITHIC_ASA_SECRET") or None,
+            asa_blocked_mccs=frozenset(_split(env.get("ASA_BLOCKED_MCCS", "7995"))),
+            asa_blocked_countries=frozenset(
+                _split(env.get("ASA_BLOCKED_COUNTRIES", "PRK,IRN,CUB,SYR"))
+            ),
+            asa_error_result=env.get("ASA_ERROR_RESULT", "ISSUER_ERROR"),
             emulator_fulfilment_delay=(
                 float(env["EMULATOR_FULFILMENT_DELAY"])
                 if env.get("EMULATOR_FULFILMENT_DELAY")

@@ -4,6 +4,7 @@ from app.accounts.models import CreditAccount, Customer
 from app.cards.models import Card, CardEvent
 from app.messaging.models import DeadLetter, OutboxMessage, ProcessedMessage
 from app.operations.models import Operation
+from app.transactions.models import AsaDecision, CardTransaction, LedgerEntry, TransactionEvent
 from app.webhooks.models import WebhookDelivery
 
 MODELS = [
@@ -16,4 +17,8 @@ MODELS = [
     ProcessedMessage,
     DeadLetter,
     WebhookDelivery,
+    CardTransaction,
+    TransactionEvent,
+    LedgerEntry,
+    AsaDecision,
 ]

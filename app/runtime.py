@@ -108,5 +108,11 @@ def _start_emulator(config: Config):
         fulfilment_delay=config.emulator_fulfilment_delay,
     )
     running = start_in_thread(emulator_config, port=config.embedded_emulator_port)
+    # Lithic asks our ASA endpoint about every swipe once the responder is enrolled.
+    LithicClient(config.lithic_api_key, running.url).request(
+        "POST",
+        "/v1/responder_endpoints",
+        json={"type": "AUTH_STREAM_ACCESS", "url": f"{webhook_base}/asa/lithic"},
+    )
     logger.info("emulator.started url=%s", running.url)
     return running

@@ -11,6 +11,7 @@ from app import db as database
 from app.config import Config
 from app.graphql.resource import GraphQLResource
 from app.logs import context_id
+from app.transactions.asa import AsaResource, SecretSource
 from app.webhooks.resource import LithicWebhookResource
 
 logger = logging.getLogger(__name__)
@@ -54,12 +55,19 @@ def _database_unavailable(req, resp, exc, params) -> None:
     )
 
 
+def _fetch_asa_secret() -> str:
+    from app import runtime
+
+    return runtime.current().lithic.request("GET", "/v1/auth_stream/secret")["secret"]
+
+
 def create_app(config: Config) -> falcon.App:
     """Build the app for an already bootstrapped process."""
     app = falcon.App(middleware=[RequestContext(config.max_body_bytes)])
     app.resp_options.xml_error_serialization = False
     app.add_route("/graphql", GraphQLResource(config))
     app.add_route("/webhooks/lithic", LithicWebhookResource(config.lithic_webhook_secret))
+    app.add_route("/asa/lithic", AsaResource(config, SecretSource(config, _fetch_asa_secret)))
     app.add_route("/health", HealthResource())
     app.add_error_handler(database.TRANSIENT_DB_ERRORS, _database_unavailable)
     return app

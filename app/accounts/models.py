@@ -24,6 +24,10 @@ class CreditAccount(UUIDKeyModel):
     customer = peewee.ForeignKeyField(Customer, unique=True, backref="credit_accounts")
     status = peewee.CharField(max_length=16, default=PENDING, index=True)
     credit_limit = peewee.BigIntegerField()  # cents
+    # Running totals of the ledger, kept in the transaction that appends to it (checked by
+    # `ccs ledger-check`), so an ASA decision reads one row instead of summing the ledger.
+    posted_balance = peewee.BigIntegerField(default=0)
+    pending_holds = peewee.BigIntegerField(default=0)
     lithic_account_holder_token = peewee.CharField(max_length=36, null=True, unique=True)
     lithic_account_token = peewee.CharField(max_length=36, null=True, unique=True)
     lithic_financial_account_token = peewee.CharField(max_length=36, null=True)

@@ -27,6 +27,7 @@ class Card(UUIDKeyModel):
     exp_year = peewee.CharField(max_length=4, null=True)
     memo = peewee.CharField(max_length=128, null=True)
     spend_limit = peewee.BigIntegerField(default=0)  # cents; 0 = no card-level limit
+    spend_limit_duration = peewee.CharField(max_length=16, default="TRANSACTION")
     replacement_for = peewee.ForeignKeyField("self", null=True, backref="replacements")
     # The Idempotency-Key sent to Lithic when ordering this card: retries reuse it.
     order_key = peewee.CharField(max_length=36, default=new_id, unique=True)

@@ -84,6 +84,7 @@ def _apply_lithic_card(card: Card, lithic_card: dict) -> None:
         if name in lithic_card:
             setattr(card, name, lithic_card[name])
     card.spend_limit = lithic_card.get("spend_limit", card.spend_limit) or 0
+    card.spend_limit_duration = lithic_card.get("spend_limit_duration") or "TRANSACTION"
     card.updated_at = utcnow()
 
 

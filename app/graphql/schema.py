@@ -20,6 +20,9 @@ from app.cards import service as cards
 from app.cards.models import Card, CardEvent
 from app.errors import NotFound
 from app.operations.models import Operation
+from app.transactions import ledger
+from app.transactions import service as transactions
+from app.transactions.models import CardTransaction, TransactionEvent
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema.graphql"
 
@@ -31,6 +34,8 @@ credit_card = ObjectType("CreditCard")
 card_event = ObjectType("CardEvent")
 operation_type = ObjectType("Operation")
 account_info = ObjectType("AccountInfo")
+card_transaction = ObjectType("CardTransaction")
+transaction_event = ObjectType("TransactionEvent")
 
 
 @money.serializer
@@ -47,6 +52,16 @@ def parse_money(value):
     if abs(value) > 10**15:
         raise ValueError("Money is out of range")
     return value
+
+
+@datetime_scalar.value_parser
+def parse_datetime(value) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an RFC 3339 string")
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("DateTime needs a time zone (use Z for UTC)")
+    return parsed
 
 
 @datetime_scalar.serializer
@@ -91,6 +106,73 @@ def resolve_email(account, _info):
 @account_info.field("creditLimit")
 def resolve_credit_limit(account, _info):
     return account.credit_limit
+
+
+@account_info.field("currentBalance")
+def resolve_current_balance(account, _info):
+    return account.posted_balance
+
+
+@account_info.field("pendingHolds")
+def resolve_pending_holds(account, _info):
+    return account.pending_holds
+
+
+@account_info.field("availableCredit")
+def resolve_available_credit(account, _info):
+    return max(ledger.available_credit(account), 0)
+
+
+@query.field("creditCardTransactions")
+def resolve_transactions(_, info, first=20, after=None, cardId=None, status=None, **dates):
+    rows, has_next = transactions.list_transactions(
+        _customer_id(info),
+        first=first,
+        after=after,
+        card_id=cardId,
+        status=status,
+        since=dates.get("from"),
+        until=dates.get("to"),
+    )
+    edges = [{"cursor": transactions.cursor_of(row), "node": row} for row in rows]
+    return {
+        "edges": edges,
+        "pageInfo": {"hasNextPage": has_next, "endCursor": edges[-1]["cursor"] if edges else None},
+    }
+
+
+for field_name, attribute in {
+    "cardId": "card_id",
+    "authorizationAmount": "authorization_amount",
+    "settledAmount": "settled_amount",
+    "pendingAmount": "held_amount",
+    "postedAmount": "posted_amount",
+    "createdAt": "lithic_created",
+    "updatedAt": "lithic_updated",
+}.items():
+    card_transaction.set_alias(field_name, attribute)
+
+transaction_event.set_alias("createdAt", "lithic_created")
+
+
+@card_transaction.field("merchant")
+def resolve_merchant(row: CardTransaction, _info):
+    return {
+        "descriptor": row.merchant_descriptor,
+        "mcc": row.merchant_mcc,
+        "city": row.merchant_city,
+        "state": row.merchant_state,
+        "country": row.merchant_country,
+    }
+
+
+@card_transaction.field("events")
+def resolve_transaction_events(row: CardTransaction, _info):
+    return list(
+        TransactionEvent.select()
+        .where(TransactionEvent.transaction == row)
+        .order_by(TransactionEvent.position)
+    )
 
 
 @query.field("creditCards")
@@ -250,4 +332,6 @@ def build_schema():
         card_event,
         operation_type,
         account_info,
+        card_transaction,
+        transaction_event,
     )

@@ -12,11 +12,13 @@ from app.db import for_update, transaction, utcnow
 from app.errors import NotFound
 from app.messaging import outbox
 from app.messaging.actor import mark_processed
+from app.transactions import service as transactions
 from app.webhooks.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
 PROCESS_CREDIT_CARD_WEBHOOK = "process_credit_card_webhook"
+TRANSACTION_UPDATED = "card_transaction.updated"
 
 # Per event type, the only fields we keep: never a PAN, a CVV or the whole payload.
 KEPT_FIELDS = {
@@ -37,8 +39,11 @@ KEPT_FIELDS = {
 def receive(webhook_id: str, payload: dict) -> tuple[WebhookDelivery | None, bool]:
     """Record a verified delivery once and queue it; returns (delivery, is_new)."""
     event_type = str(payload.get("event_type") or "unknown")[:64]
-    kept = KEPT_FIELDS.get(event_type)
-    data = {name: payload.get(name) for name in kept or ()}
+    kept = event_type == TRANSACTION_UPDATED or event_type in KEPT_FIELDS
+    if event_type == TRANSACTION_UPDATED:
+        data = transactions.extract(payload)
+    else:
+        data = {name: payload.get(name) for name in KEPT_FIELDS.get(event_type, ())}
     with transaction():
         inserted = (
             WebhookDelivery.insert(
@@ -70,6 +75,11 @@ def process_webhook(message_id: str, delivery_id: str) -> None:
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id} does not exist")
     data = json.loads(delivery.data)
+    if delivery.event_type == TRANSACTION_UPDATED:
+        with transaction():
+            note = transactions.apply_transaction(data, delivery.webhook_id)
+            _mark(delivery, note, message_id)
+        return
     card = Card.get_or_none(Card.lithic_token == data.get("card_token"))
     lithic_card = None
     if card is not None and delivery.event_type in ("card.updated", "card.reissued"):
@@ -80,15 +90,20 @@ def process_webhook(message_id: str, delivery_id: str) -> None:
     with transaction():
         note = None
         if card is None:
-            status, note = WebhookDelivery.IGNORED, "unknown card"
+            note = "unknown card"
         else:
             card = for_update(Card.select().where(Card.id == card.id)).get()
             _apply(card, delivery, data, lithic_card)
-            status = WebhookDelivery.APPLIED
-        WebhookDelivery.update(status=status, note=note, applied_at=utcnow()).where(
-            WebhookDelivery.id == delivery.id
-        ).execute()
-        mark_processed(message_id, PROCESS_CREDIT_CARD_WEBHOOK)
+        _mark(delivery, note, message_id)
+
+
+def _mark(delivery: WebhookDelivery, note: str | None, message_id: str) -> None:
+    """Record the outcome; an unknown card is acknowledged and noted, never retried."""
+    status = WebhookDelivery.IGNORED if note else WebhookDelivery.APPLIED
+    WebhookDelivery.update(status=status, note=note, applied_at=utcnow()).where(
+        WebhookDelivery.id == delivery.id
+    ).execute()
+    mark_processed(message_id, PROCESS_CREDIT_CARD_WEBHOOK)
     logger.info(
         "webhook.applied delivery_id=%s event_type=%s status=%s",
         delivery.id,
@@ -103,6 +118,8 @@ def _apply(card: Card, delivery: WebhookDelivery, data: dict, lithic_card: dict 
     if lithic_card is not None:
         card.state = lithic_card["state"]
         card.substatus = lithic_card.get("substatus")
+        card.spend_limit = lithic_card.get("spend_limit") or 0
+        card.spend_limit_duration = lithic_card.get("spend_limit_duration") or "TRANSACTION"
         detail["state"] = card.state
     if event_type == "card.shipped":
         card.shipped_at = card.shipped_at or utcnow()
