@@ -89,6 +89,17 @@ def transaction() -> contextlib.AbstractContextManager:
     return db.atomic()
 
 
+def execute(statement: str, params: tuple = ()):
+    """Run hand-written SQL written with `?` placeholders, on either database.
+
+    Kept for the hot paths (ASA decisions, the ledger), where building queries through the ORM
+    costs more than the database does.
+    """
+    if db.obj.param != "?":
+        statement = statement.replace("?", db.obj.param)
+    return db.execute_sql(statement, params)
+
+
 def for_update(query: peewee.ModelSelect) -> peewee.ModelSelect:
     """Lock the selected rows on PostgreSQL; SQLite's IMMEDIATE transaction already serializes."""
     return query if is_sqlite() else query.for_update()

@@ -19,9 +19,9 @@ from app.accounts.models import CreditAccount
 from app.cards import models as m
 from app.cards.models import Card
 from app.config import Config
-from app.db import for_update, transaction, utcnow
+from app.db import execute, is_sqlite, new_id, transaction, utcnow
 from app.transactions import ledger
-from app.transactions.models import HOLD, AsaDecision, LedgerEntry
+from app.transactions.models import HOLD, LedgerEntry
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +43,16 @@ class Decision:
     approved_amount: int | None = None
 
 
-class AlreadyDecided(Exception):
-    """A concurrent resend of the same token decided first."""
-
-
-def _answer(decision: AsaDecision, requested: int, balance: CreditAccount | None) -> dict:
-    body: dict = {"token": decision.token, "result": decision.result}
-    if decision.result == APPROVED and decision.approved_amount != requested:
-        body["approved_amount"] = decision.approved_amount
-    if balance is not None:
+def _answer(
+    token: str, result: str, requested: int, approved: int, account: CreditAccount | None
+) -> dict:
+    body: dict = {"token": token, "result": result}
+    if result == APPROVED and approved != requested:
+        body["approved_amount"] = approved
+    if account is not None:
         body["balance"] = {
-            "amount": balance.posted_balance,
-            "available": max(ledger.available_credit(balance), 0),
+            "amount": account.posted_balance,
+            "available": max(ledger.available_credit(account), 0),
         }
     return body
 
@@ -104,55 +102,49 @@ def decide(config: Config, request: dict) -> dict:
     status = request.get("status") or "AUTHORIZATION"
     card_token = str((request.get("card") or {}).get("token") or "")
 
-    earlier = AsaDecision.get_or_none(AsaDecision.token == token)
+    earlier = _decided(token, amount)
     if earlier is not None:
-        return _answer(earlier, amount, None)
+        return earlier
 
-    try:
-        with transaction():
-            card = Card.get_or_none(Card.lithic_token == card_token)
-            account = None
-            if card is None:
-                decision = Decision(CARD_PAUSED, "unknown card")
-            else:
-                # The account row lock serializes swipes on one account: no double spend.
-                account = for_update(
-                    CreditAccount.select().where(CreditAccount.id == card.account_id)
-                ).get()
-                if status in DEBITS:
-                    decision = _rules(config, request, card, account)
-                else:
-                    # Refunds and balance inquiries are never refused.
-                    decision = Decision(APPROVED, "credit or inquiry", approved_amount=amount)
-            inserted = (
-                AsaDecision.insert(
-                    token=token,
-                    card_token=card_token,
-                    account=account,
-                    amount=amount,
-                    approved_amount=decision.approved_amount or 0,
-                    result=decision.result,
-                    reason=decision.reason,
-                )
-                .on_conflict_ignore()
-                .as_rowcount()
-                .execute()
+    with transaction():
+        card, account = _card_and_account(card_token)
+        if card is None:
+            decision = Decision(CARD_PAUSED, "unknown card")
+        elif status in DEBITS:
+            decision = _rules(config, request, card, account)
+        else:
+            # Refunds and balance inquiries are never refused.
+            decision = Decision(APPROVED, "credit or inquiry", approved_amount=amount)
+        approved_amount = decision.approved_amount or 0
+        inserted = execute(
+            "INSERT INTO asa_decision (id, token, card_token, account_id, amount,"
+            " approved_amount, result, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (
+                new_id(),
+                token,
+                card_token,
+                account.id if account else None,
+                amount,
+                approved_amount,
+                decision.result,
+                decision.reason,
+                utcnow(),
+            ),
+        ).rowcount
+        if inserted and decision.result == APPROVED and status == "AUTHORIZATION" and account:
+            ledger.append(
+                account,
+                HOLD,
+                approved_amount,
+                "ASA_APPROVAL",
+                card_id=card.id,
+                transaction_token=token,
+                source_id=token,
             )
-            if not inserted:
-                raise AlreadyDecided(token)
-            if decision.result == APPROVED and status == "AUTHORIZATION" and account:
-                ledger.append(
-                    account,
-                    HOLD,
-                    decision.approved_amount or 0,
-                    "ASA_APPROVAL",
-                    card_id=card.id,
-                    transaction_token=token,
-                    source_id=token,
-                )
-            stored = AsaDecision.get(AsaDecision.token == token)
-    except AlreadyDecided:
-        return _answer(AsaDecision.get(AsaDecision.token == token), amount, None)
+    if not inserted:
+        # A concurrent resend of this token decided first: give its answer.
+        return _decided(token, amount)
     logger.info(
         "asa.decided token=%s card_token=%s result=%s reason=%s",
         token,
@@ -160,7 +152,39 @@ def decide(config: Config, request: dict) -> dict:
         decision.result,
         decision.reason,
     )
-    return _answer(stored, amount, account)
+    return _answer(token, decision.result, amount, approved_amount, account)
+
+
+def _decided(token: str, amount: int) -> dict | None:
+    row = execute(
+        "SELECT result, approved_amount FROM asa_decision WHERE token = ?", (token,)
+    ).fetchone()
+    return None if row is None else _answer(token, row[0], amount, row[1], None)
+
+
+def _card_and_account(card_token: str) -> tuple[Card | None, CreditAccount | None]:
+    """The card and its account, the account row locked: swipes on one account serialize."""
+    statement = (
+        "SELECT c.id, c.state, c.spend_limit, c.spend_limit_duration, a.id, a.status,"
+        " a.credit_limit, a.posted_balance, a.pending_holds"
+        " FROM card c JOIN credit_account a ON a.id = c.account_id WHERE c.lithic_token = ?"
+    )
+    if not is_sqlite():
+        statement += " FOR UPDATE OF a"
+    row = execute(statement, (card_token,)).fetchone()
+    if row is None:
+        return None, None
+    account = CreditAccount(
+        id=row[4],
+        status=row[5],
+        credit_limit=row[6],
+        posted_balance=row[7],
+        pending_holds=row[8],
+    )
+    card = Card(
+        id=row[0], state=row[1], spend_limit=row[2], spend_limit_duration=row[3], account=account
+    )
+    return card, account
 
 
 class SecretSource:

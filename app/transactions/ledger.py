@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import peewee
 
 from app.accounts.models import CreditAccount
+from app.db import execute, new_id, utcnow
 from app.transactions.models import HOLD, POSTED, CardTransaction, LedgerEntry, TransactionEvent
 
 logger = logging.getLogger(__name__)
@@ -83,17 +84,24 @@ def append(
     """Append one entry and move the account's running total with it (same transaction)."""
     if amount == 0:
         return
-    LedgerEntry.create(
-        account=account,
-        card=card_id,
-        transaction_token=transaction_token,
-        kind=kind,
-        amount=amount,
-        reason=reason[:40],
-        source_id=source_id,
+    execute(
+        "INSERT INTO ledger_entry (id, account_id, card_id, transaction_token, kind, amount,"
+        " reason, source_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            new_id(),
+            account.id,
+            card_id,
+            transaction_token,
+            kind,
+            amount,
+            reason[:40],
+            source_id,
+            utcnow(),
+        ),
     )
-    column = CreditAccount.pending_holds if kind == HOLD else CreditAccount.posted_balance
-    CreditAccount.update({column: column + amount}).where(CreditAccount.id == account.id).execute()
+    column = "pending_holds" if kind == HOLD else "posted_balance"
+    statement = f"UPDATE credit_account SET {column} = {column} + ? WHERE id = ?"  # noqa: S608
+    execute(statement, (amount, account.id))
     if kind == HOLD:
         account.pending_holds += amount
     else:
