@@ -117,7 +117,12 @@ def apply_transaction(data: dict, source_id: str) -> str | None:
         ).on_conflict_ignore().execute()
 
     expected = ledger.target(transaction.events)
-    held, posted = _ledger_amounts(transaction.token)
+    # An existing row carries its ledger sums (ledger-check holds us to it); a new one may
+    # already have the hold our ASA answer put on its token.
+    if is_new:
+        held, posted = _ledger_amounts(transaction.token)
+    else:
+        held, posted = transaction.held_amount, transaction.posted_amount
     reason = events[-1]["type"] if events else "UPDATE"
     ledger.append(
         account,

@@ -34,5 +34,5 @@ class LithicWebhookResource:
             ) from None
         if not isinstance(payload, dict):
             raise falcon.HTTPBadRequest(description="the webhook body must be a JSON object")
-        _, is_new = service.receive(headers["webhook-id"], payload)
+        is_new = service.receive(headers["webhook-id"], payload)
         resp.media = {"received": True, "duplicate": not is_new}

@@ -8,7 +8,7 @@ import logging
 from app import runtime
 from app.cards import models as m
 from app.cards.models import Card, CardEvent
-from app.db import for_update, transaction, utcnow
+from app.db import for_update, new_id, transaction, utcnow
 from app.errors import NotFound
 from app.messaging import outbox
 from app.messaging.actor import mark_processed
@@ -36,17 +36,19 @@ KEPT_FIELDS = {
 }
 
 
-def receive(webhook_id: str, payload: dict) -> tuple[WebhookDelivery | None, bool]:
-    """Record a verified delivery once and queue it; returns (delivery, is_new)."""
+def receive(webhook_id: str, payload: dict) -> bool:
+    """Record a verified delivery once and queue it; False for a delivery seen before."""
     event_type = str(payload.get("event_type") or "unknown")[:64]
     kept = event_type == TRANSACTION_UPDATED or event_type in KEPT_FIELDS
     if event_type == TRANSACTION_UPDATED:
         data = transactions.extract(payload)
     else:
         data = {name: payload.get(name) for name in KEPT_FIELDS.get(event_type, ())}
+    delivery_id = new_id()
     with transaction():
         inserted = (
             WebhookDelivery.insert(
+                id=delivery_id,
                 webhook_id=webhook_id[:128],
                 event_type=event_type,
                 data=json.dumps(data, sort_keys=True),
@@ -57,16 +59,15 @@ def receive(webhook_id: str, payload: dict) -> tuple[WebhookDelivery | None, boo
             .as_rowcount()
             .execute()
         )
-        delivery = WebhookDelivery.get(WebhookDelivery.webhook_id == webhook_id[:128])
         if inserted and kept:
-            outbox.enqueue(PROCESS_CREDIT_CARD_WEBHOOK, delivery_id=delivery.id)
+            outbox.enqueue(PROCESS_CREDIT_CARD_WEBHOOK, delivery_id=delivery_id)
     logger.info(
         "webhook.received webhook_id=%s event_type=%s duplicate=%s",
         webhook_id,
         event_type,
         not inserted,
     )
-    return delivery, bool(inserted)
+    return bool(inserted)
 
 
 def process_webhook(message_id: str, delivery_id: str) -> None:

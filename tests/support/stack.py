@@ -183,10 +183,17 @@ class Stack:
         wait_for_http(f"{self.url}/health", process=process.popen)
         return process
 
-    def start_worker(self, **env: str) -> Process:
+    def start_worker(self, processes: int = 1, threads: int = 4, **env: str) -> Process:
         return self.spawn(
             "worker",
-            [str(BIN / "dramatiq"), "actors", "--processes", "1", "--threads", "4"],
+            [
+                str(BIN / "dramatiq"),
+                "actors",
+                "--processes",
+                str(processes),
+                "--threads",
+                str(threads),
+            ],
             **env,
         )
 
