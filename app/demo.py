@@ -107,6 +107,7 @@ def run(url: str, config: Config, log: Callable[[str], None] = print) -> dict:
         operation_done(internal, data["operation"]["id"])
 
     step("onboard customer -> account at Lithic", onboard)
+    log(f"customer id: {ids['customer']}  (.venv/bin/ccs token {ids['customer']})")
     customer = GraphQLClient(url, mint_token(config, ids["customer"], CUSTOMER))
 
     def account_active():

@@ -136,6 +136,13 @@ def _apply(card: Card, delivery: WebhookDelivery, data: dict, lithic_card: dict 
     card.updated_at = utcnow()
     card.save()
     kind = event_type.split(".", 1)[1].upper()
+    if (
+        kind == "CREATED"
+        and CardEvent.select()
+        .where((CardEvent.card == card) & (CardEvent.kind == "CREATED"))
+        .exists()
+    ):
+        return  # we recorded the creation ourselves when Lithic answered
     CardEvent.insert(
         card=card, kind=kind, source_id=delivery.webhook_id, detail=json.dumps(detail)
     ).on_conflict_ignore().execute()

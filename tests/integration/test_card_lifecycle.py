@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import sys
 import uuid
 
@@ -256,7 +257,8 @@ def test_replace_card_succeeds_while_rabbitmq_is_unreachable(stack_parts):
     proxy.start()
     relay = stack.run([str(BIN / "ccs"), "relay", "--min-age", "0"], RABBITMQ_URL=proxied_url)
     assert relay.returncode == 0, relay.stderr
-    assert "published 1 message(s)" in relay.stdout
+    # The replace message, and any webhook message the outage also held back.
+    assert re.search(r"published [1-9]\d* message", relay.stdout), relay.stdout
 
     api.operation_done(customer, replacement["operation"]["id"])
     assert api.card(customer, card_id)["state"] == "CLOSED"

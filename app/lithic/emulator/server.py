@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from app.config import DEV_WEBHOOK_SECRET
+
 from .app import Emulator, create_app
 from .config import EmulatorConfig
 
@@ -84,7 +86,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="an accepted API key (repeatable; default $LITHIC_API_KEY or emulator-key)",
     )
     parser.add_argument("--webhook-url", default=os.environ.get("LITHIC_WEBHOOK_URL"))
-    parser.add_argument("--webhook-secret", default=os.environ.get("LITHIC_WEBHOOK_SECRET"))
+    # Defaults to the service's own dev secret, so a local pair works without flags.
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("LITHIC_WEBHOOK_SECRET") or DEV_WEBHOOK_SECRET,
+    )
     parser.add_argument("--fulfilment-delay", type=float, default=None)
     parser.add_argument("--public-url", default=None)
     return parser.parse_args(argv)
