@@ -65,6 +65,13 @@ class Config:
     asa_blocked_mccs: frozenset[str] = frozenset({"7995"})
     asa_blocked_countries: frozenset[str] = frozenset({"PRK", "IRN", "CUB", "SYR"})
     asa_error_result: str = "ISSUER_ERROR"
+    payment_rail_url: str | None = None
+    payment_rail_api_key: str = "rail-key"
+    payment_rail_webhook_secret: str = DEV_WEBHOOK_SECRET
+    allow_overpayment: bool = False
+    program_timezone: str = "America/New_York"
+    autopay_time: str = "00:02"
+    autopay_retry_hours: tuple[int, ...] = (24, 72)
 
     @property
     def is_production(self) -> bool:
@@ -118,6 +125,16 @@ class Config:
                 _split(env.get("ASA_BLOCKED_COUNTRIES", "PRK,IRN,CUB,SYR"))
             ),
             asa_error_result=env.get("ASA_ERROR_RESULT", "ISSUER_ERROR"),
+            payment_rail_url=(env.get("PAYMENT_RAIL_URL") or "").rstrip("/") or None,
+            payment_rail_api_key=env.get("PAYMENT_RAIL_API_KEY") or "rail-key",
+            payment_rail_webhook_secret=env.get("PAYMENT_RAIL_WEBHOOK_SECRET")
+            or DEV_WEBHOOK_SECRET,
+            allow_overpayment=env.get("ALLOW_OVERPAYMENT", "").lower() in ("1", "true", "yes"),
+            program_timezone=env.get("PROGRAM_TIMEZONE", "America/New_York"),
+            autopay_time=env.get("AUTOPAY_TIME", "00:02"),
+            autopay_retry_hours=tuple(
+                int(h) for h in _split(env.get("AUTOPAY_RETRY_HOURS", "24,72"))
+            ),
             emulator_fulfilment_delay=(
                 float(env["EMULATOR_FULFILMENT_DELAY"])
                 if env.get("EMULATOR_FULFILMENT_DELAY")
@@ -148,5 +165,7 @@ class Config:
             problems.append("RABBITMQ_URL must be set (the in-process broker is for development)")
         if self.is_sqlite:
             problems.append("DATABASE_URL must be PostgreSQL in production")
+        if self.payment_rail_url is None:
+            problems.append("PAYMENT_RAIL_URL must be set (the rail emulator is for development)")
         if problems:
             raise ConfigError("production configuration refused: " + "; ".join(problems))

@@ -20,6 +20,13 @@ def configure_logging(level: str | None = None) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_ccs", False) for h in root.handlers):
         return
+    if root.handlers:
+        # A host set logging up already (the dramatiq CLI): keep its handlers, add our ids.
+        for existing in root.handlers:
+            existing.addFilter(_ContextFilter())
+            existing._ccs = True  # type: ignore[attr-defined]
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
+        return
     handler = logging.StreamHandler()
     handler._ccs = True  # type: ignore[attr-defined]
     handler.addFilter(_ContextFilter())

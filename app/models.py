@@ -4,6 +4,15 @@ from app.accounts.models import CreditAccount, Customer
 from app.cards.models import Card, CardEvent
 from app.messaging.models import DeadLetter, OutboxMessage, ProcessedMessage
 from app.operations.models import Operation
+from app.payments.models import (
+    AutopayInstruction,
+    AutopayRun,
+    JobRun,
+    Notification,
+    Payment,
+    PaymentEvent,
+    Statement,
+)
 from app.transactions.models import AsaDecision, CardTransaction, LedgerEntry, TransactionEvent
 from app.webhooks.models import WebhookDelivery
 
@@ -21,4 +30,11 @@ MODELS = [
     TransactionEvent,
     LedgerEntry,
     AsaDecision,
+    Statement,
+    AutopayInstruction,
+    AutopayRun,
+    Payment,
+    PaymentEvent,
+    Notification,
+    JobRun,
 ]

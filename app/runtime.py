@@ -14,6 +14,7 @@ from app.db import init_db
 from app.lithic.client import LithicClient
 from app.logs import configure_logging
 from app.messaging.broker import build_broker
+from app.payments.rail import HttpPaymentRail
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class Runtime:
     broker: dramatiq.Broker
     lithic: LithicClient
     sealer: Sealer
+    rail: object | None = None
     emulator: object | None = None
     worker: dramatiq.Worker | None = None
     stoppers: list = field(default_factory=list)
@@ -55,9 +57,15 @@ def bootstrap(config: Config | None = None) -> Runtime:
             emulator = _start_emulator(config)
             base_url = emulator.url
         lithic = LithicClient(config.lithic_api_key, base_url, timeout=config.lithic_timeout)
-        _runtime = Runtime(config, broker, lithic, Sealer(config.message_keys), emulator)
-        if emulator is not None:
-            _runtime.stoppers.append(emulator.stop)
+        rail_url, rail_emulator = config.payment_rail_url, None
+        if rail_url is None:
+            rail_emulator = _start_rail_emulator(config)
+            rail_url = rail_emulator.url
+        rail = HttpPaymentRail(rail_url, config.payment_rail_api_key, timeout=config.lithic_timeout)
+        _runtime = Runtime(config, broker, lithic, Sealer(config.message_keys), rail, emulator)
+        for stand_in in (emulator, rail_emulator):
+            if stand_in is not None:
+                _runtime.stoppers.append(stand_in.stop)
         if config.uses_embedded_broker:
             # The in-process broker only accepts messages for queues its actors declared.
             import actors  # noqa: F401
@@ -96,11 +104,30 @@ def start_embedded_worker(runtime: Runtime) -> dramatiq.Worker:
     return worker
 
 
+def _webhook_base(config: Config) -> str:
+    return config.public_url or f"http://127.0.0.1:{config.port}"
+
+
+def _start_rail_emulator(config: Config):
+    from app.payments.rail_emulator.config import RailConfig
+    from app.payments.rail_emulator.server import start_in_thread
+
+    running = start_in_thread(
+        RailConfig(
+            api_keys=(config.payment_rail_api_key,),
+            webhook_url=f"{_webhook_base(config)}/webhooks/rail",
+            webhook_secret=config.payment_rail_webhook_secret,
+        )
+    )
+    logger.info("rail_emulator.started url=%s", running.url)
+    return running
+
+
 def _start_emulator(config: Config):
     from app.lithic.emulator.config import EmulatorConfig
     from app.lithic.emulator.server import start_in_thread
 
-    webhook_base = config.public_url or f"http://127.0.0.1:{config.port}"
+    webhook_base = _webhook_base(config)
     emulator_config = EmulatorConfig(
         api_keys=(config.lithic_api_key,),
         webhook_url=f"{webhook_base}/webhooks/lithic",

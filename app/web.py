@@ -12,7 +12,8 @@ from app.config import Config
 from app.graphql.resource import GraphQLResource
 from app.logs import context_id
 from app.transactions.asa import AsaResource, SecretSource
-from app.webhooks.resource import LithicWebhookResource
+from app.webhooks import service as webhook_service
+from app.webhooks.resource import WebhookResource
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,11 @@ def create_app(config: Config) -> falcon.App:
     app = falcon.App(middleware=[RequestContext(config.max_body_bytes)])
     app.resp_options.xml_error_serialization = False
     app.add_route("/graphql", GraphQLResource(config))
-    app.add_route("/webhooks/lithic", LithicWebhookResource(config.lithic_webhook_secret))
+    app.add_route("/webhooks/lithic", WebhookResource(config.lithic_webhook_secret))
+    app.add_route(
+        "/webhooks/rail",
+        WebhookResource(config.payment_rail_webhook_secret, receive=webhook_service.receive_rail),
+    )
     app.add_route("/asa/lithic", AsaResource(config, SecretSource(config, _fetch_asa_secret)))
     app.add_route("/health", HealthResource())
     app.add_error_handler(database.TRANSIENT_DB_ERRORS, _database_unavailable)

@@ -20,6 +20,9 @@ from app.cards import service as cards
 from app.cards.models import Card, CardEvent
 from app.errors import NotFound
 from app.operations.models import Operation
+from app.payments import autopay
+from app.payments import service as payments
+from app.payments.models import AutopayRun, Payment, PaymentEvent
 from app.transactions import ledger
 from app.transactions import service as transactions
 from app.transactions.models import CardTransaction, TransactionEvent
@@ -35,6 +38,9 @@ card_event = ObjectType("CardEvent")
 operation_type = ObjectType("Operation")
 account_info = ObjectType("AccountInfo")
 card_transaction = ObjectType("CardTransaction")
+payment_type = ObjectType("Payment")
+payment_event = ObjectType("PaymentEvent")
+autopay_type = ObjectType("AutopayInstruction")
 transaction_event = ObjectType("TransactionEvent")
 
 
@@ -173,6 +179,86 @@ def resolve_transaction_events(row: CardTransaction, _info):
         .where(TransactionEvent.transaction == row)
         .order_by(TransactionEvent.position)
     )
+
+
+@query.field("payments")
+def resolve_payments(_, info, first=20):
+    return payments.payments_of(_customer_id(info), limit=max(1, min(first, 100)))
+
+
+@query.field("autopay")
+def resolve_autopay(_, info):
+    return autopay.active_instruction(_customer_id(info))
+
+
+@query.field("amountsDue")
+def resolve_amounts_due(_, info):
+    account = accounts.account_for(_customer_id(info))
+    due = payments.amounts_due(account)
+    statement = payments.latest_statement(account)
+    return {
+        "minimumPaymentDue": due["MINIMUM_PAYMENT_DUE"],
+        "statementBalance": due["STATEMENT_BALANCE"],
+        "currentBalance": due["CURRENT_BALANCE"],
+        "paymentDueDate": str(statement.payment_due_date) if statement else None,
+    }
+
+
+payment_type.set_alias("createdAt", "created_at")
+payment_event.set_alias("at", "created_at")
+for field_name, attribute in {
+    "fixedAmount": "fixed_amount",
+    "sourceAccountId": "source_account_id",
+    "agreedAt": "agreed_at",
+}.items():
+    autopay_type.set_alias(field_name, attribute)
+
+
+@payment_type.field("events")
+def resolve_payment_events(payment: Payment, _info):
+    return list(
+        PaymentEvent.select()
+        .where(PaymentEvent.payment == payment)
+        .order_by(PaymentEvent.created_at)
+    )
+
+
+@autopay_type.field("failedAttempts")
+def resolve_failed_attempts(instruction, _info):
+    failed = 0
+    for run in AutopayRun.select().where(
+        (AutopayRun.instruction == instruction) & AutopayRun.failure.is_null(False)
+    ):
+        # A run that finally paid spent its last attempt on the payment.
+        failed += run.attempts - (1 if run.status == AutopayRun.PAID else 0)
+    return failed
+
+
+@mutation.field("makePayment")
+def resolve_make_payment(_, info, input):
+    return payments.make_payment(
+        _customer_id(info),
+        input["option"],
+        input.get("sourceAccountId"),
+        amount=input.get("amount"),
+        idempotency_key=input.get("idempotencyKey"),
+    )
+
+
+@mutation.field("setupAutoPay")
+def resolve_setup_autopay(_, info, input):
+    return autopay.setup(
+        _customer_id(info),
+        input["mode"],
+        input.get("sourceAccountId"),
+        input["agreementAccepted"],
+        fixed_amount=input.get("fixedAmount"),
+    )
+
+
+@mutation.field("cancelAutoPay")
+def resolve_cancel_autopay(_, info):
+    return autopay.cancel(_customer_id(info))
 
 
 @query.field("creditCards")
@@ -334,4 +420,7 @@ def build_schema():
         account_info,
         card_transaction,
         transaction_event,
+        payment_type,
+        payment_event,
+        autopay_type,
     )

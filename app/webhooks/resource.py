@@ -1,4 +1,4 @@
-"""POST /webhooks/lithic: verify the Standard-Webhooks signature, dedupe, queue."""
+"""POST /webhooks/lithic and /webhooks/rail: verify the Standard-Webhooks signature, dedupe."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
-class LithicWebhookResource:
-    def __init__(self, secret: str) -> None:
+class WebhookResource:
+    """Lithic's events; the payment rail's use the same scheme with their own secret."""
+
+    def __init__(self, secret: str, receive=service.receive) -> None:
         self.webhook = Webhook(secret)
+        self.receive = receive
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raw = req.bounded_stream.read()
@@ -34,5 +37,5 @@ class LithicWebhookResource:
             ) from None
         if not isinstance(payload, dict):
             raise falcon.HTTPBadRequest(description="the webhook body must be a JSON object")
-        is_new = service.receive(headers["webhook-id"], payload)
+        is_new = self.receive(headers["webhook-id"], payload)
         resp.media = {"received": True, "duplicate": not is_new}

@@ -12,6 +12,7 @@ from app.db import for_update, new_id, transaction, utcnow
 from app.errors import NotFound
 from app.messaging import outbox
 from app.messaging.actor import mark_processed
+from app.payments import service as payments
 from app.transactions import service as transactions
 from app.webhooks.models import WebhookDelivery
 
@@ -19,6 +20,16 @@ logger = logging.getLogger(__name__)
 
 PROCESS_CREDIT_CARD_WEBHOOK = "process_credit_card_webhook"
 TRANSACTION_UPDATED = "card_transaction.updated"
+STATEMENT_CREATED = "statements.created"
+STATEMENT_FIELDS = (
+    "token",
+    "financial_account_token",
+    "statement_start_date",
+    "statement_end_date",
+    "payment_due_date",
+    "ending_balance",
+    "amount_due",
+)
 
 # Per event type, the only fields we keep: never a PAN, a CVV or the whole payload.
 KEPT_FIELDS = {
@@ -39,9 +50,11 @@ KEPT_FIELDS = {
 def receive(webhook_id: str, payload: dict) -> bool:
     """Record a verified delivery once and queue it; False for a delivery seen before."""
     event_type = str(payload.get("event_type") or "unknown")[:64]
-    kept = event_type == TRANSACTION_UPDATED or event_type in KEPT_FIELDS
+    kept = event_type in (TRANSACTION_UPDATED, STATEMENT_CREATED) or event_type in KEPT_FIELDS
     if event_type == TRANSACTION_UPDATED:
         data = transactions.extract(payload)
+    elif event_type == STATEMENT_CREATED:
+        data = {name: payload.get(name) for name in STATEMENT_FIELDS}
     else:
         data = {name: payload.get(name) for name in KEPT_FIELDS.get(event_type, ())}
     delivery_id = new_id()
@@ -76,9 +89,12 @@ def process_webhook(message_id: str, delivery_id: str) -> None:
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id} does not exist")
     data = json.loads(delivery.data)
-    if delivery.event_type == TRANSACTION_UPDATED:
+    if delivery.event_type in (TRANSACTION_UPDATED, STATEMENT_CREATED):
         with transaction():
-            note = transactions.apply_transaction(data, delivery.webhook_id)
+            if delivery.event_type == TRANSACTION_UPDATED:
+                note = transactions.apply_transaction(data, delivery.webhook_id)
+            else:
+                note = payments.apply_statement(data)
             _mark(delivery, note, message_id)
         return
     card = Card.get_or_none(Card.lithic_token == data.get("card_token"))
@@ -146,3 +162,34 @@ def _apply(card: Card, delivery: WebhookDelivery, data: dict, lithic_card: dict 
     CardEvent.insert(
         card=card, kind=kind, source_id=delivery.webhook_id, detail=json.dumps(detail)
     ).on_conflict_ignore().execute()
+
+
+def receive_rail(webhook_id: str, payload: dict) -> bool:
+    """A verified rail webhook: deduped on its id and applied at once (a small state change)."""
+    event_type = str(payload.get("type") or "unknown")[:56]
+    transfer = payload.get("transfer") or {}
+    with transaction():
+        inserted = (
+            WebhookDelivery.insert(
+                webhook_id=f"rail:{webhook_id}"[:128],
+                event_type=f"rail.{event_type}",
+                data=json.dumps({"id": transfer.get("id"), "status": transfer.get("status")}),
+            )
+            .on_conflict_ignore()
+            .as_rowcount()
+            .execute()
+        )
+        if inserted:
+            note = payments.rail_event(event_type, transfer)
+            WebhookDelivery.update(
+                status=WebhookDelivery.IGNORED if note else WebhookDelivery.APPLIED,
+                note=note,
+                applied_at=utcnow(),
+            ).where(WebhookDelivery.webhook_id == f"rail:{webhook_id}"[:128]).execute()
+    logger.info(
+        "rail_webhook.received webhook_id=%s type=%s duplicate=%s",
+        webhook_id,
+        event_type,
+        not inserted,
+    )
+    return bool(inserted)

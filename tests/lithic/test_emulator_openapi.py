@@ -305,3 +305,80 @@ def test_transaction_responses_match_the_spec(spec_dir, api, holder):
     assert_matches(spec_dir, "transaction", "/v1/transactions", "get", 200, listed)
     one = api.call("GET", f"/v1/transactions/{approved['token']}")
     assert_matches(spec_dir, "transaction", "/v1/transactions/{transaction_token}", "get", 200, one)
+
+
+@pytest.fixture
+def issuing_account(api: Api, holder) -> str:
+    listed = api.call("GET", f"/v1/financial_accounts?account_token={holder['account_token']}")
+    return next(a["token"] for a in listed["data"] if a["type"] == "ISSUING")
+
+
+def test_external_payment_responses_match_the_spec(spec_dir, api, issuing_account):
+    body = {
+        "amount": 1500,
+        "category": "EXTERNAL_ACH",
+        "effective_date": "2025-03-10",
+        "financial_account_token": issuing_account,
+        "payment_type": "DEPOSIT",
+        "token": str(uuid.uuid4()),
+        "memo": "Card payment",
+    }
+    created = api.call("POST", "/v1/external_payments", json=body)
+    assert_matches(spec_dir, "external-payments", "/v1/external_payments", "post", 200, created)
+    replay = api.call("POST", "/v1/external_payments", json=body)
+    assert replay == created
+
+    one = "/v1/external_payments/{external_payment_token}"
+    token = created["token"]
+    date = {"effective_date": "2025-03-11"}
+    for action in ("settle", "release", "reverse"):
+        changed = api.call("POST", f"/v1/external_payments/{token}/{action}", json=date)
+        assert_matches(spec_dir, "external-payments", f"{one}/{action}", "post", 200, changed)
+    other = api.call("POST", "/v1/external_payments", json={**body, "token": None})
+    canceled = api.call("POST", f"/v1/external_payments/{other['token']}/cancel", json=date)
+    assert_matches(spec_dir, "external-payments", f"{one}/cancel", "post", 200, canceled)
+
+    fetched = api.call("GET", f"/v1/external_payments/{token}")
+    assert fetched["status"] == "REVERSED"
+    assert_matches(spec_dir, "external-payments", one, "get", 200, fetched)
+    listed = api.call("GET", "/v1/external_payments")
+    assert len(listed["data"]) == 2
+    assert_matches(spec_dir, "external-payments", "/v1/external_payments", "get", 200, listed)
+
+    bad = api.call("POST", "/v1/external_payments", expect=400, json={**body, "amount": "1"})
+    assert_matches(spec_dir, "external-payments", "/v1/external_payments", "post", 400, bad)
+    missing = api.call("GET", f"/v1/external_payments/{uuid.uuid4()}", expect=404)
+    assert_matches(spec_dir, "external-payments", one, "get", 404, missing)
+
+
+def test_statement_responses_match_the_spec(spec_dir, api, holder, issuing_account):
+    card = api.call(
+        "POST", "/v1/cards", json={"type": "VIRTUAL", "account_token": holder["account_token"]}
+    )
+    api.call(
+        "POST",
+        "/v1/simulate/authorize",
+        json={
+            "amount": 5000,
+            "descriptor": "S",
+            "pan": card["pan"],
+            "status": "FINANCIAL_AUTHORIZATION",
+        },
+    )
+    for end in ("2025-01-31", "2025-02-28"):
+        closed = api.call(
+            "POST",
+            "/_emulator/statements/close",
+            expect=201,
+            json={"financial_account_token": issuing_account, "statement_end_date": end},
+        )
+
+    many = "/v1/financial_accounts/{financial_account_token}/statements"
+    listed = api.call("GET", f"/v1/financial_accounts/{issuing_account}/statements")
+    assert [s["token"] for s in listed["data"]][0] == closed["token"]
+    assert_matches(spec_dir, "statements", many, "get", 200, listed)
+    fetched = api.call(
+        "GET", f"/v1/financial_accounts/{issuing_account}/statements/{closed['token']}"
+    )
+    assert fetched == closed
+    assert_matches(spec_dir, "statements", many + "/{statement_token}", "get", 200, fetched)

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5YWI="
 API_KEY = "test-lithic-key"
+RAIL_KEY = "test-rail-key"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 
 
@@ -86,6 +87,7 @@ class Stack:
     workdir: Path
     web_port: int = field(default_factory=free_port)
     emulator_port: int = field(default_factory=free_port)
+    rail_port: int = field(default_factory=free_port)
     processes: list[Process] = field(default_factory=list)
     fulfilment_delay: float | None = None
 
@@ -97,11 +99,15 @@ class Stack:
     def emulator_url(self) -> str:
         return f"http://127.0.0.1:{self.emulator_port}"
 
+    @property
+    def rail_url(self) -> str:
+        return f"http://127.0.0.1:{self.rail_port}"
+
     def env(self, **overrides: str) -> dict[str, str]:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_", "RABBITMQ_", "LITHIC_", "PORT"))
+            if not k.startswith(("DATABASE_", "RABBITMQ_", "LITHIC_", "PAYMENT_", "PORT"))
         }
         env.update(
             PYTHONPATH=str(REPO),
@@ -110,6 +116,9 @@ class Stack:
             LITHIC_API_KEY=API_KEY,
             LITHIC_BASE_URL=self.emulator_url,
             LITHIC_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            PAYMENT_RAIL_URL=self.rail_url,
+            PAYMENT_RAIL_API_KEY=RAIL_KEY,
+            PAYMENT_RAIL_WEBHOOK_SECRET=WEBHOOK_SECRET,
             JWT_SECRET=JWT_SECRET,
             MIN_BACKOFF_MS="200",
             MAX_RETRIES="3",
@@ -157,6 +166,26 @@ class Stack:
         wait_for_http(f"{self.emulator_url}/v1/status", process=process.popen)
         return process
 
+    def start_rail(self, settle_delay: float = 0.0) -> Process:
+        process = self.spawn(
+            "rail",
+            [
+                str(BIN / "ccs-rail-emulator"),
+                "--port",
+                str(self.rail_port),
+                "--api-key",
+                RAIL_KEY,
+                "--webhook-url",
+                f"{self.url}/webhooks/rail",
+                "--webhook-secret",
+                WEBHOOK_SECRET,
+                "--settle-delay",
+                str(settle_delay),
+            ],
+        )
+        wait_for_http(f"{self.rail_url}/_rail/requests", process=process.popen)
+        return process
+
     def migrate(self) -> None:
         result = self.run([str(BIN / "ccs"), "migrate"])
         assert result.returncode == 0, result.stderr
@@ -183,22 +212,24 @@ class Stack:
         wait_for_http(f"{self.url}/health", process=process.popen)
         return process
 
-    def start_worker(self, processes: int = 1, threads: int = 4, **env: str) -> Process:
-        return self.spawn(
-            "worker",
-            [
-                str(BIN / "dramatiq"),
-                "actors",
-                "--processes",
-                str(processes),
-                "--threads",
-                str(threads),
-            ],
-            **env,
-        )
+    def start_worker(
+        self, processes: int = 1, threads: int = 4, queues: tuple[str, ...] = (), **env: str
+    ) -> Process:
+        argv = [
+            str(BIN / "dramatiq"),
+            "actors",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
+        if queues:
+            argv += ["--queues", *queues]
+        return self.spawn("worker", argv, **env)
 
     def start(self) -> Stack:
         self.start_emulator()
+        self.start_rail()
         self.migrate()
         self.start_web()
         self.start_worker()

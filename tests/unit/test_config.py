@@ -25,6 +25,7 @@ def test_production_starts_with_real_settings():
             "RABBITMQ_URL": "amqp://u:p@mq/",
             "LITHIC_API_KEY": "live-key",
             "LITHIC_BASE_URL": "https://api.lithic.com",
+            "PAYMENT_RAIL_URL": "https://rail.example.com",
             "LITHIC_WEBHOOK_SECRET": "whsec_cHJvZHVjdGlvbi1zZWNyZXQ=",
             "JWT_SECRET": "x" * 40,
             "MESSAGE_ENCRYPTION_KEYS": "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=",

@@ -59,7 +59,7 @@ class StatusResource:
 
 
 def _add_routes(app: falcon.App, emulator: Emulator) -> None:
-    from . import asa, transactions
+    from . import asa, external_payments, statements, transactions
 
     routes: list[tuple[str, Any]] = [
         ("/v1/status", StatusResource()),
@@ -136,8 +136,10 @@ def _add_routes(app: falcon.App, emulator: Emulator) -> None:
         ("/_emulator/cards/{card_token}/ship", control.ShipCardResource(emulator)),
         ("/_emulator/reset", control.ResetResource(emulator)),
         ("/_emulator/webhooks/wait", control.WebhooksWaitResource(emulator)),
+        ("/_emulator/statements/close", control.StatementCloseResource(emulator)),
     ]
     routes += transactions.routes(emulator) + asa.routes(emulator)
+    routes += external_payments.routes(emulator) + statements.routes(emulator)
     for path, resource in routes:
         app.add_route(path, resource)
 

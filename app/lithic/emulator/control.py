@@ -10,6 +10,7 @@ from .cards import get_card
 from .errors import unprocessable
 from .faults import parse_fault
 from .fulfilment import ship, ship_all
+from .statements import close_statement
 from .util import Body, read_json
 
 if TYPE_CHECKING:
@@ -94,3 +95,16 @@ class WebhooksWaitResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         timeout = Body(read_json(req)).int("timeout", minimum=0, default=10)
         resp.media = {"idle": self._emulator.webhooks.wait_idle(float(timeout))}
+
+
+class StatementCloseResource:
+    """`/_emulator/statements/close`: close a financial account's billing cycle now."""
+
+    def __init__(self, emulator: Emulator):
+        self._emulator = emulator
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        statement = close_statement(self._emulator, read_json(req))
+        with self._emulator.lock:
+            resp.media = statement.to_json()
+        resp.status = falcon.HTTP_201

@@ -6,14 +6,15 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import falcon
 
 from .errors import LithicError, error_body
 
 if TYPE_CHECKING:
-    from .faults import Fault
+    from .faults import Fault, FaultStore
     from .state import Emulator
 
 logger = logging.getLogger(__name__)
@@ -84,15 +85,32 @@ def write_fault(req: falcon.Request, resp: falcon.Response, fault: Fault) -> Non
         resp.set_header("Retry-After", "1")
 
 
-class FaultMiddleware:
-    """Answers matching API requests with an injected status, before or after processing."""
+class HasFaults(Protocol):
+    """What FaultMiddleware needs of its owner: the store of armed faults."""
 
-    def __init__(self, emulator: Emulator):
+    faults: FaultStore
+
+
+class FaultMiddleware:
+    """Answers matching API requests with an injected status, before or after processing.
+
+    `skip` tells which requests faults never touch and `write` renders a fault's answer; the
+    defaults are Lithic's, and the payment-rail emulator passes its own.
+    """
+
+    def __init__(
+        self,
+        emulator: HasFaults,
+        skip: Callable[[falcon.Request], bool] = is_control,
+        write: Callable[[falcon.Request, falcon.Response, Fault], None] = write_fault,
+    ):
         self._faults = emulator.faults
+        self._skip = skip
+        self._write = write
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.fault = None
-        if is_control(req):
+        if self._skip(req):
             return
         fault = self._faults.claim(req.method, req.path)
         if fault is None:
@@ -109,7 +127,7 @@ class FaultMiddleware:
         # NOTE: a fault below 400 only adds latency; the request then runs normally.
         if fault.status < 400:
             return
-        write_fault(req, resp, fault)
+        self._write(req, resp, fault)
         resp.complete = True
 
     def process_response(
@@ -122,4 +140,4 @@ class FaultMiddleware:
         if fault.delay:
             time.sleep(fault.delay)
         if fault.status >= 400:
-            write_fault(req, resp, fault)
+            self._write(req, resp, fault)

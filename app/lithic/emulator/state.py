@@ -51,6 +51,10 @@ class Emulator:
         self.attempts: dict[str, Attempt] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, int, Any]] = {}
         self.transactions: dict[str, Any] = {}
+        self.external_payments: dict[str, Any] = {}
+        self.statements: dict[str, Any] = {}
+        # Running totals per financial account (statements.Ledger): what each one owes.
+        self.ledgers: dict[str, Any] = {}
         # Responder endpoints by type (AUTH_STREAM_ACCESS, ...) and the ASA signing secret.
         self.responders: dict[str, str] = {}
         self.asa_secret: str | None = None

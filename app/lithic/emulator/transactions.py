@@ -14,6 +14,7 @@ from .cards import card_updated
 from .errors import bad_request, not_found, unprocessable
 from .pagination import paginate
 from .spending import account_velocity, card_velocity
+from .statements import book_card_settlement
 from .util import Body, check_uuid, iso, new_token, random_digits, read_json, utcnow
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class Transaction:
     partial_approval_capable: bool = False
     pin_entered: bool = False
     reversed_return: bool = False
+    # The part of `settled` already counted in the financial account's running balance.
+    booked: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def amount(self) -> int:
@@ -288,6 +291,7 @@ def asa_request(card: Card, token: str, status: str, amount: int, merchant: dict
 def _record(emulator: Emulator, transaction: Transaction) -> None:
     transaction.updated = utcnow()
     emulator.transactions[transaction.token] = transaction
+    book_card_settlement(emulator, transaction)
     emulator.emit("card_transaction.updated", transaction.to_json())
 
 

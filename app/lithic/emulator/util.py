@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import string
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import falcon
@@ -16,6 +17,7 @@ import falcon
 from .errors import bad_request
 
 _BASE62 = string.digits + string.ascii_letters
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def new_token() -> str:
@@ -56,6 +58,18 @@ def parse_time(name: str, value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
+
+
+def parse_date(name: str, value: str | None) -> date | None:
+    """Parse a `YYYY-MM-DD` query or body value."""
+    if value is None or value == "":
+        return None
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"{name} must be a date in YYYY-MM-DD format") from None
 
 
 def is_uuid(value: Any) -> bool:
@@ -187,6 +201,11 @@ class Body:
         if minimum is not None and value < minimum:
             raise bad_request(f"{self._name(name)} must be greater than or equal to {minimum}")
         return value
+
+    def date(self, name: str, *, required: bool = False) -> date | None:
+        """Return a `YYYY-MM-DD` date field."""
+        value = self.str(name, required=required)
+        return parse_date(self._name(name), value)
 
     def bool(self, name: str, *, required: bool = False, default: bool | None = None):
         """Return a boolean field."""
