@@ -157,8 +157,10 @@ def start_background(runtime: Runtime) -> BackgroundScheduler:
 
 def main() -> None:
     """Run the clock in the foreground until SIGTERM or SIGINT."""
-    config = bootstrap().config
-    scheduler = schedule(BlockingScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS), config)
+    runtime = bootstrap()
+    scheduler = schedule(
+        BlockingScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS), runtime.config
+    )
 
     def stop(signum, _frame):
         logger.info("clock.stopping signal=%s", signum)
@@ -168,6 +170,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     logger.info("clock.started")
     scheduler.start()
+    # Stand-ins started for the embedded default run threads that would keep us alive.
+    runtime.stop()
+    logger.info("clock.stopped")
 
 
 if __name__ == "__main__":
