@@ -10,10 +10,10 @@ import pytest
 from falcon import testing
 from standardwebhooks import Webhook
 
-from app.accounts.models import CreditAccount, Customer
-from app.cards.models import Card
+from app.accounts.models import CreditAccount
 from app.db import connection
 from app.transactions import asa
+from tests.support.factories import make_account, make_card
 
 
 @pytest.fixture
@@ -21,21 +21,7 @@ def setup(clean_db):
     runtime = clean_db
     secret = runtime.lithic.request("GET", "/v1/auth_stream/secret")["secret"]
     with connection():
-        customer = Customer.create(
-            external_id=str(uuid.uuid4()),
-            first_name="A",
-            last_name="B",
-            email="a@b",
-            phone_number="1",
-        )
-        account = CreditAccount.create(customer=customer, credit_limit=10_000, status="ACTIVE")
-        card = Card.create(
-            customer=customer,
-            account=account,
-            type="VIRTUAL",
-            state="OPEN",
-            lithic_token=str(uuid.uuid4()),
-        )
+        card = make_card(make_account(credit_limit=10_000))
     return testing.TestClient(runtime.app), secret, card
 
 

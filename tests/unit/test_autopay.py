@@ -8,32 +8,24 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
 from app import clock
-from app.accounts.models import CreditAccount, Customer
+from app.accounts.models import CreditAccount
 from app.cards.models import Card
 from app.db import connection, utcnow
 from app.errors import ValidationError
 from app.payments import autopay
 from app.payments.models import AutopayInstruction, Notification
+from tests.support.factories import make_account
 from tests.support.stack import REPO
 
 
 @pytest.fixture
 def customer(clean_db):
     with connection():
-        customer = Customer.create(
-            external_id=str(uuid.uuid4()),
-            first_name="A",
-            last_name="B",
-            email="a@b",
-            phone_number="1",
-        )
-        CreditAccount.create(customer=customer, credit_limit=100_000, status="ACTIVE")
-    return customer
+        return make_account().customer
 
 
 def test_autopay_needs_the_agreement(customer):
@@ -106,8 +98,9 @@ def test_the_clock_process_stops_cleanly_on_sigterm(tmp_path):
         process = subprocess.Popen(
             [sys.executable, "-m", "app.clock"], env=env, cwd=REPO, stdout=sink, stderr=sink
         )
-    deadline = time.monotonic() + 30
-    while b"clock.started" not in log.read_bytes() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 90
+    while b"clock.started" not in log.read_bytes():
+        assert time.monotonic() < deadline and process.poll() is None, log.read_text()
         time.sleep(0.1)
 
     process.send_signal(signal.SIGTERM)

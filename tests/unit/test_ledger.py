@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.accounts.models import CreditAccount, Customer
-from app.cards.models import Card
+from app.accounts.models import CreditAccount
 from app.db import connection, transaction
 from app.transactions import ledger, service
 from app.transactions.models import CardTransaction
+from tests.support.factories import make_account, make_card
 
 # Lifecycles as lists of (event type, amount); the expected (held, posted) at the end.
 LIFECYCLES = {
@@ -43,21 +43,7 @@ LIFECYCLES = {
 @pytest.fixture
 def card(clean_db):
     with connection():
-        customer = Customer.create(
-            external_id=str(uuid.uuid4()),
-            first_name="A",
-            last_name="B",
-            email="a@b",
-            phone_number="1",
-        )
-        account = CreditAccount.create(customer=customer, credit_limit=100_000, status="ACTIVE")
-        return Card.create(
-            customer=customer,
-            account=account,
-            type="VIRTUAL",
-            state="OPEN",
-            lithic_token=str(uuid.uuid4()),
-        )
+        return make_card(make_account())
 
 
 def snapshots(card_token: str, steps: list[tuple]) -> list[dict]:

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from falcon import testing
 
-from app.accounts.models import CreditAccount, Customer
 from app.auth import mint_token
 from app.cards.models import Card
 from app.db import connection, transaction
 from app.transactions import service
+from tests.support.factories import make_account, make_card
 
 QUERY = """query($first: Int, $after: String, $card: ID, $status: TransactionStatus,
                  $from: DateTime, $to: DateTime) {
@@ -58,24 +58,9 @@ def swipe(card: Card, day: int, kinds: list[str], amount: int = 1000) -> str:
 @pytest.fixture
 def history(clean_db):
     with connection():
-        customer = Customer.create(
-            external_id=str(uuid.uuid4()),
-            first_name="A",
-            last_name="B",
-            email="a@b",
-            phone_number="1",
-        )
-        account = CreditAccount.create(customer=customer, credit_limit=50_000, status="ACTIVE")
-        cards = [
-            Card.create(
-                customer=customer,
-                account=account,
-                type="VIRTUAL",
-                state="OPEN",
-                lithic_token=str(uuid.uuid4()),
-            )
-            for _ in range(2)
-        ]
+        account = make_account(credit_limit=50_000)
+        customer = account.customer
+        cards = [make_card(account) for _ in range(2)]
         for day in range(1, 6):
             swipe(cards[0], day, ["AUTHORIZATION", "CLEARING"])
         swipe(cards[1], 10, ["AUTHORIZATION"], amount=2500)
