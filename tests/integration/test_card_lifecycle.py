@@ -12,31 +12,18 @@ import uuid
 import pika
 import pytest
 import requests
-from standardwebhooks import Webhook
 
 from tests.support import api
-from tests.support.stack import API_KEY, BIN, JWT_SECRET, WEBHOOK_SECRET, wait_until
+from tests.support.lithic import EmulatorClient
+from tests.support.lithic import signed_post as sign_and_post
+from tests.support.stack import BIN, JWT_SECRET, WEBHOOK_SECRET, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
 
-def lithic(stack, method: str, path: str, **kwargs):
-    response = requests.request(
-        method, stack.emulator_url + path, headers={"Authorization": API_KEY}, timeout=10, **kwargs
-    )
-    response.raise_for_status()
-    return response.json()
-
-
 def emulator_cards(stack) -> list[dict]:
-    cards, params = [], {"page_size": 100}
-    while True:
-        page = lithic(stack, "GET", "/v1/cards", params=params)
-        cards += page["data"]
-        if not page["has_more"]:
-            return cards
-        params["starting_after"] = page["data"][-1]["token"]
+    return EmulatorClient(stack.emulator_url).cards()
 
 
 def replacements_at_lithic(stack) -> list[dict]:
@@ -44,9 +31,7 @@ def replacements_at_lithic(stack) -> list[dict]:
 
 
 def inject_fault(stack, **fault) -> None:
-    requests.post(
-        f"{stack.emulator_url}/_emulator/faults", json=fault, timeout=5
-    ).raise_for_status()
+    EmulatorClient(stack.emulator_url).fault(**fault)
 
 
 def setup_physical_card(stack):
@@ -113,7 +98,7 @@ def test_worker_killed_mid_actor_redelivers_and_replaces_once(stack):
     wait_until(lambda: len(emulator_cards(stack)) > cards_before, what="the card at Lithic")
     worker = next(p for p in stack.processes if p.name == "worker")
     worker.kill()
-    requests.delete(f"{stack.emulator_url}/_emulator/faults", timeout=5)
+    EmulatorClient(stack.emulator_url).clear_faults()
     stack.start_worker()
 
     api.operation_done(customer, replacement["operation"]["id"])
@@ -164,19 +149,8 @@ def test_lithic_400_becomes_a_dead_letter_with_the_error(stack):
 
 
 def signed_post(stack, payload: dict, webhook_id: str, at: dt.datetime | None = None, secret=None):
-    body = json.dumps(payload)
-    at = at or dt.datetime.now(dt.UTC)
-    signature = Webhook(secret or WEBHOOK_SECRET).sign(webhook_id, at, body)
-    return requests.post(
-        f"{stack.url}/webhooks/lithic",
-        data=body,
-        headers={
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signature,
-        },
-        timeout=10,
+    return sign_and_post(
+        f"{stack.url}/webhooks/lithic", payload, webhook_id, secret or WEBHOOK_SECRET, at
     )
 
 
