@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 
 from app import runtime
@@ -12,7 +13,7 @@ from app.cards import models as m
 from app.cards.models import Card, CardEvent
 from app.db import for_update, transaction, utcnow
 from app.errors import InvalidState, NotFound, UpstreamError, ValidationError
-from app.lithic.client import LithicError, LithicPermanentError
+from app.lithic.client import LithicError, LithicPermanentError, LithicTransientError
 from app.messaging import outbox
 from app.messaging.actor import mark_processed
 from app.operations.models import Operation
@@ -57,9 +58,21 @@ def cards_of(customer_id: str) -> list[Card]:
     return list(Card.select().where(Card.customer == customer_id).order_by(Card.created_at))
 
 
+def _is_card_id(card_id: str) -> bool:
+    """Tell whether `card_id` can name a card at all (ids are UUIDs)."""
+    # Anything else is simply not found, without a query: PostgreSQL refuses a NUL character,
+    # which reached the client as an internal error.
+    try:
+        return str(uuid.UUID(card_id)) == card_id
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
 def card_of(customer_id: str, card_id: str) -> Card:
     """A card of this customer; another customer's card is reported as not found."""
-    card = Card.get_or_none((Card.id == card_id) & (Card.customer == customer_id))
+    card = None
+    if _is_card_id(card_id):
+        card = Card.get_or_none((Card.id == card_id) & (Card.customer == customer_id))
     if card is None:
         raise NotFound(f"card {card_id} not found")
     return card
@@ -142,6 +155,14 @@ def _order_now(card: Card, account: CreditAccount, operation: Operation) -> None
         lithic_card = runtime.current().lithic.create_card(
             _card_body(card, account), idempotency_key=card.order_key
         )
+    except LithicTransientError:
+        # A timeout or a 5xx may still have made the card. Failing here left it open at Lithic
+        # with no row of ours, and a retry made another: the actor finishes the order with the
+        # same Idempotency-Key instead, and the operation stays PENDING until it has.
+        with transaction():
+            outbox.enqueue(CREATE_CREDIT_CARD, card_id=card.id, operation_id=operation.id)
+        logger.warning("card.order_deferred card_id=%s", card.id)
+        return
     except LithicError as exc:
         with transaction():
             Card.update(state=m.FAILED, failure=str(exc), updated_at=utcnow()).where(
@@ -224,7 +245,7 @@ def freeze_unfreeze_card(customer_id: str, card_id: str, freeze: bool) -> Card:
 
 def close_card(card_id: str, reason: str | None = None) -> Card:
     """Close a card for good (operations staff)."""
-    card = Card.get_or_none(Card.id == card_id)
+    card = Card.get_or_none(Card.id == card_id) if _is_card_id(card_id) else None
     if card is None:
         raise NotFound(f"card {card_id} not found")
     if card.state == m.CLOSED:
@@ -246,6 +267,8 @@ def request_replacement(
         raise ValidationError("reason must be LOST, STOLEN or DAMAGED")
     if shipping is not None:
         shipping.validate()
+    if not _is_card_id(card_id):
+        raise NotFound(f"card {card_id} not found")
     with transaction():
         old = for_update(
             Card.select().where((Card.id == card_id) & (Card.customer == customer_id))
@@ -256,9 +279,20 @@ def request_replacement(
             raise InvalidState(f"a {old.state} card cannot be replaced")
         if reason == DAMAGED and old.type != m.PHYSICAL:
             raise InvalidState("only a physical card can be reissued as damaged")
+        # A reissue makes no new card row: its pending operation shows it under way, and the
+        # plastic it ordered has not shipped yet. Without both, a double tap reissued twice.
+        if reason == DAMAGED and old.state == m.PENDING_FULFILLMENT:
+            raise InvalidState("a card that has not shipped yet cannot be reissued as damaged")
         if (
             Card.select()
             .where((Card.replacement_for == old.id) & (Card.state != m.FAILED))
+            .exists()
+            or Operation.select()
+            .where(
+                (Operation.kind == "REPLACE_CARD")
+                & (Operation.resource_id == old.id)
+                & (Operation.status == Operation.PENDING)
+            )
             .exists()
         ):
             raise InvalidState("a replacement for this card is already under way")

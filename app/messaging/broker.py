@@ -12,6 +12,7 @@ from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     CurrentMessage,
+    MiddlewareError,
     Pipelines,
     ShutdownNotifications,
     TimeLimit,
@@ -28,6 +29,9 @@ from app.messaging.middleware import (
 )
 
 logger = logging.getLogger(__name__)
+
+# AMQP's reply code when a queue exists with other arguments than the ones declared.
+PRECONDITION_FAILED = 406
 
 # pika settings that keep a publisher from hanging on a dead or blocked broker.
 _AMQP_DEFAULTS = {
@@ -67,6 +71,40 @@ def middleware(config: Config) -> list[dramatiq.Middleware]:
     ]
 
 
+class QueueArgumentsConflict(MiddlewareError):
+    """A queue of ours exists in RabbitMQ with other arguments, so no consumer can declare it."""
+
+
+class DeclareQueuesAtBoot(dramatiq.Middleware):
+    """Declare every queue before a worker starts consuming, so a conflict stops it at once.
+
+    Dramatiq declares lazily in each consumer thread and treats PRECONDITION_FAILED like a lost
+    connection: the worker would run on, restarting those consumers forever (dramatiq#301).
+    """
+
+    def before_worker_boot(self, broker, worker):
+        queues = broker.get_declared_queues()
+        if getattr(worker, "consumer_whitelist", None):  # `dramatiq actors --queues …`
+            queues &= worker.consumer_whitelist
+        try:
+            for queue_name in sorted(queues):
+                broker.declare_queue(queue_name, ensure=True)
+        except dramatiq.errors.ConnectionClosed as exc:
+            cause = exc.message
+            if getattr(cause, "reply_code", None) != PRECONDITION_FAILED:
+                # RabbitMQ unreachable: the consumers retry until it is back, as before.
+                logger.warning("broker.declare_at_boot_failed error=%s", cause)
+                return
+            logger.critical("broker.queue_conflict queue=%s error=%s", queue_name, cause)
+            raise QueueArgumentsConflict(
+                f"queue {queue_name!r} exists in RabbitMQ with other arguments "
+                f"({cause.reply_text}); delete it or give it the arguments this service declares"
+            ) from None
+        finally:
+            # This thread only declares; the consumer and worker threads open their own.
+            del broker.connection
+
+
 def build_broker(config: Config) -> dramatiq.Broker:
     """Build the broker and install the encrypted encoder (a process-wide Dramatiq setting)."""
     dramatiq.set_encoder(EncryptedJSONEncoder(config.message_keys))
@@ -78,6 +116,6 @@ def build_broker(config: Config) -> dramatiq.Broker:
         broker = RabbitmqBroker(
             url=amqp_url(config.rabbitmq_url or ""),
             confirm_delivery=True,
-            middleware=middleware(config),
+            middleware=[*middleware(config), DeclareQueuesAtBoot()],
         )
     return broker

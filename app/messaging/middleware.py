@@ -6,7 +6,8 @@ import json
 import logging
 
 import dramatiq
-from dramatiq.middleware import Retries
+from dramatiq.common import current_millis
+from dramatiq.middleware import MiddlewareError, Retries
 
 from app import db as database
 from app.logs import context_id
@@ -34,12 +35,30 @@ class MessageContext(dramatiq.Middleware):
     after_skip_message = after_process_message
 
 
+class DelayTooLong(MiddlewareError):
+    """A message asked to wait longer than a worker may hold it unacknowledged."""
+
+
 class RetryPolicy(Retries):
     """Transient failures retry with bounded backoff; permanent ones fail at once.
 
     A retry that cannot be re-published fails the message instead of losing it: Dramatiq's own
     Retries would ack the original anyway (dramatiq PR #545).
     """
+
+    def before_enqueue(self, broker, message, delay):
+        # Dramatiq's own cap does not cover `Retry(delay=…)` or an actor's `max_backoff` option,
+        # and a plain `send_with_options(delay=…)` has none: cap every retry here, and refuse a
+        # longer first delay (the clock schedules later work) rather than run it early.
+        eta = message.options.get("eta")
+        if eta is None or eta - current_millis() <= self.max_backoff:
+            return
+        if "retries" not in message.options:
+            raise DelayTooLong(
+                f"a delay of {delay} ms exceeds {self.max_backoff} ms, below RabbitMQ's consumer "
+                "timeout; schedule later work from the clock"
+            )
+        message.options["eta"] = current_millis() + self.max_backoff
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if exception is None:
@@ -54,11 +73,15 @@ class RetryPolicy(Retries):
             return
         try:
             super().after_process_message(broker, message, result=result, exception=exception)
-        except dramatiq.BrokerConnectionError:
+        except Exception as exc:
+            # Not only connection errors: a broker refuses a publish in other ways too (a queue
+            # it does not know, an OSError, a driver error Dramatiq does not wrap), and Dramatiq
+            # swallows whatever escapes this hook and acks the message, which would lose it.
             logger.error(
-                "message.retry_publish_failed message_id=%s actor=%s",
+                "message.retry_publish_failed message_id=%s actor=%s error=%s",
                 message.message_id,
                 message.actor_name,
+                type(exc).__name__,
             )
             message.fail()
 
