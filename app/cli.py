@@ -78,6 +78,9 @@ def cmd_relay(args) -> int:
     with database.connection():
         count = outbox.relay(older_than=dt.timedelta(seconds=args.min_age))
         print(f"published {count} message(s)")
+        if args.redeliver_after is not None:
+            again = outbox.redeliver(older_than=dt.timedelta(seconds=args.redeliver_after))
+            print(f"redelivered {again} unprocessed message(s)")
     return 0
 
 
@@ -165,6 +168,12 @@ def parser() -> argparse.ArgumentParser:
 
     relay = sub.add_parser("relay", help="publish outbox messages left unsent")
     relay.add_argument("--min-age", type=float, default=5.0, help="seconds since written")
+    relay.add_argument(
+        "--redeliver-after",
+        type=float,
+        default=None,
+        help="also re-send messages published this many seconds ago and never processed",
+    )
     relay.set_defaults(run=cmd_relay)
 
     sub.add_parser("demo", help="run the card-lifecycle demo against $CCS_URL").set_defaults(

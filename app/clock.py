@@ -74,6 +74,11 @@ def local_today(config: Config, now: dt.datetime | None = None) -> dt.date:
     return now.astimezone(ZoneInfo(config.program_timezone)).date()
 
 
+@singleton("outbox_redeliver")
+def redeliver_outbox() -> None:
+    outbox.redeliver()
+
+
 @singleton("autopay_sweep")
 def autopay_sweep() -> None:
     autopay.sweep(local_today(current().config))
@@ -116,6 +121,9 @@ def schedule(scheduler: BaseScheduler, config: Config) -> BaseScheduler:
     hour, minute = (int(part) for part in config.autopay_time.split(":"))
     scheduler.add_job(
         relay_outbox, "interval", seconds=10, id="outbox_relay", replace_existing=True
+    )
+    scheduler.add_job(
+        redeliver_outbox, "interval", minutes=30, id="outbox_redeliver", replace_existing=True
     )
     # Local wall time on purpose: AutoPay runs just after midnight where the program lives.
     # 00:02 is outside the hour DST repeats or skips, and the run-date key covers the rest.

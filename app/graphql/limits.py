@@ -44,8 +44,11 @@ class DocumentCache:
         if cached is not None and cached[0] is document:
             return cached[1]
         errors = validate(schema, document, rules, max_errors=max_errors)
+        # Only a clean result is kept: an error can come from one request's variables (the cost
+        # rule reads them), and must not be served to the next client sending the same query.
         # The entry holds the document, so its id cannot be reused while cached.
-        self.errors[id(document)] = (document, errors)
+        if not errors:
+            self.errors[id(document)] = (document, errors)
         return errors
 
 

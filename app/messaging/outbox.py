@@ -107,5 +107,46 @@ def relay(
     return published
 
 
+def redeliver(
+    older_than: dt.timedelta = dt.timedelta(hours=1),
+    within: dt.timedelta = dt.timedelta(days=7),
+    batch_size: int = 500,
+    broker: dramatiq.Broker | None = None,
+) -> int:
+    """Re-publish messages sent long ago that no actor processed or dead-lettered.
+
+    RabbitMQ can lose what a queue held (a queue deleted by hand, a lost node); actors skip a
+    message they already processed, so sending one again is safe.
+    """
+    from app.messaging.models import DeadLetter, ProcessedMessage
+
+    now = utcnow()
+    rows = list(
+        OutboxMessage.select()
+        .where(
+            OutboxMessage.published_at.between(now - within, now - older_than)
+            & ~fn_exists(ProcessedMessage, ProcessedMessage.message_id == OutboxMessage.id)
+            & ~fn_exists(DeadLetter, DeadLetter.message_id == OutboxMessage.id)
+        )
+        .order_by(OutboxMessage.published_at)
+        .limit(batch_size)
+    )
+    sent = 0
+    for row in rows:
+        try:
+            publish(row, broker)
+        except (dramatiq.BrokerError, OSError) as exc:
+            _record_failure(row.id, exc)
+            break
+        sent += 1
+    if sent:
+        logger.warning("outbox.redelivered count=%s", sent)
+    return sent
+
+
+def fn_exists(model, condition) -> peewee.Expression:
+    return peewee.fn.EXISTS(model.select(peewee.SQL("1")).where(condition))
+
+
 def pending_count() -> int:
     return OutboxMessage.select().where(OutboxMessage.published_at.is_null()).count()

@@ -97,19 +97,20 @@ def process_webhook(message_id: str, delivery_id: str) -> None:
                 note = payments.apply_statement(data)
             _mark(delivery, note, message_id)
         return
-    card = Card.get_or_none(Card.lithic_token == data.get("card_token"))
-    lithic_card = None
-    if card is not None and delivery.event_type in ("card.updated", "card.reissued"):
-        # Deliveries can arrive out of order: read the card's current state instead of
-        # trusting the event's, so an older event never undoes a newer one.
-        lithic_card = runtime.current().lithic.get_card(card.lithic_token)
-
     with transaction():
         note = None
+        card = for_update(
+            Card.select().where(Card.lithic_token == data.get("card_token"))
+        ).get_or_none()
         if card is None:
             note = "unknown card"
         else:
-            card = for_update(Card.select().where(Card.id == card.id)).get()
+            lithic_card = None
+            if delivery.event_type in ("card.updated", "card.reissued"):
+                # Deliveries can arrive out of order: read the card's current state instead of
+                # trusting the event's. The row is locked first, so a freeze committing
+                # meanwhile waits and lands after us instead of being overwritten.
+                lithic_card = runtime.current().lithic.get_card(card.lithic_token)
             _apply(card, delivery, data, lithic_card)
         _mark(delivery, note, message_id)
 

@@ -253,11 +253,6 @@ def test_a_queue_deleted_under_a_running_service_is_recreated_and_nothing_is_dro
     assert len([c for c in emulator_cards(stack) if c["type"] == "PHYSICAL"]) == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RabbitMQ drops what the deleted queue held, and the outbox only re-publishes rows "
-    "never published: proposed fix in the report (re-publish old unprocessed rows)",
-)
 def test_orders_waiting_in_a_queue_when_it_is_deleted_are_not_dropped(stack):
     # Given three card orders waiting in their queue while the worker is down
     customer, _ = api.onboard(stack.url)
@@ -270,8 +265,9 @@ def test_orders_waiting_in_a_queue_when_it_is_deleted_are_not_dropped(stack):
     ch.queue_delete("create_credit_card")
     connection.close()
     stack.start_worker()
-    relay = stack.run([str(BIN / "ccs"), "relay", "--min-age", "0"])
+    relay = stack.run([str(BIN / "ccs"), "relay", "--min-age", "0", "--redeliver-after", "0"])
     assert relay.returncode == 0, relay.stderr
+    assert "redelivered 3 unprocessed message(s)" in relay.stdout
 
     # Then every order is still carried out
     all_done(customer, [o["operation"]["id"] for o in orders], timeout=20)
@@ -607,11 +603,6 @@ def test_activating_a_card_not_yet_shipped_is_refused(deployment):
     assert api.card(customer, card_id)["state"] == "PENDING_FULFILLMENT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/graphql/limits.py caches validation errors by query text, including the cost "
-    "rule's errors that depend on the request's variables: proposed fix in the report",
-)
 def test_a_malformed_request_does_not_break_the_same_query_for_the_next_client(clean_db):
     # Given the GraphQL endpoint (one process, as each gunicorn worker is) and an open card
     from falcon import testing
@@ -804,11 +795,6 @@ def test_a_whole_card_flow_at_debug_level_never_logs_or_stores_a_pan_or_cvv(stac
 # Lithic's answer and ours racing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/webhooks/service.py reads the card from Lithic before locking its row and "
-    "writes that state afterwards: proposed fix in the report",
-)
 def test_a_freeze_during_a_slow_card_updated_webhook_is_not_undone(deployment):
     # Given an open virtual card, and Lithic slow to answer the worker's read of it
     stack = deployment
