@@ -9,28 +9,13 @@ import logging
 import signal
 import sys
 import threading
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from app import db as database
 from app.auth import ROLES, mint_token
 from app.config import Config, ConfigError
+from app.serving import make_threaded_server
 
 logger = logging.getLogger(__name__)
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 (wsgiref's signature)
-        logger.debug("http %s", format % args)
-
-
-def serve(app, host: str, port: int):
-    """A threaded WSGI server for the single-process embedded default."""
-    return make_server(host, port, app, _ThreadingWSGIServer, _QuietHandler)
 
 
 def cmd_migrate(args) -> int:
@@ -54,7 +39,7 @@ def cmd_dev(args) -> int:
     database.migrate(config)
     runtime.start_embedded_worker(rt)
     clock.start_background(rt)
-    server = serve(create_app(config), args.host, config.port)
+    server = make_threaded_server(create_app(config), args.host, config.port)
     stopped = threading.Event()
 
     def stop(signum, _frame):

@@ -14,8 +14,8 @@ def runtime(tmp_path_factory):
     """One embedded-default process for the fast tests: SQLite file, StubBroker, emulator."""
     from app import db as database
     from app import runtime as runtime_module
-    from app.cli import serve
     from app.config import Config
+    from app.serving import make_threaded_server
     from app.web import create_app
 
     port = free_port()
@@ -31,7 +31,7 @@ def runtime(tmp_path_factory):
     database.migrate(config)
     runtime_module.start_embedded_worker(rt)
     app = create_app(config)
-    server = serve(app, "127.0.0.1", port)
+    server = make_threaded_server(app, "127.0.0.1", port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     rt.app = app
     rt.url = f"http://127.0.0.1:{port}"

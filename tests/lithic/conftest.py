@@ -8,18 +8,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from wsgiref.simple_server import make_server
 
 import lithic
 import pytest
 
 from app.lithic.emulator.config import EmulatorConfig
-from app.lithic.emulator.server import (
-    QuietHandler,
-    RunningEmulator,
-    ThreadingWSGIServer,
-    start_in_thread,
-)
+from app.lithic.emulator.server import RunningEmulator, start_in_thread
+from app.serving import serve_in_thread
 
 API_KEY = "test-key"
 WEBHOOK_SECRET = "whsec_zlFsbBZ8Xcodlpcu6NDTdSzZRLSdhkst"
@@ -105,13 +100,8 @@ def _start_receiver() -> tuple[Receiver, Callable[[], None]]:
         start_response(f"{status} X", [("Content-Type", "application/json")])
         return [json.dumps(payload).encode()]
 
-    server = make_server(
-        "127.0.0.1", 0, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    server, thread, url = serve_in_thread(app, "127.0.0.1", 0, "webhook-receiver")
+    receiver.url = f"{url}/webhooks"
 
     def stop() -> None:
         server.shutdown()

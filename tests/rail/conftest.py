@@ -8,14 +8,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from wsgiref.simple_server import make_server
 
 import pytest
 import requests
 
-from app.lithic.emulator.server import QuietHandler, ThreadingWSGIServer
 from app.payments.rail_emulator.config import RailConfig
 from app.payments.rail_emulator.server import RunningRail, start_in_thread
+from app.serving import serve_in_thread
 
 API_KEY = "test-rail-key"
 WEBHOOK_SECRET = "whsec_zlFsbBZ8Xcodlpcu6NDTdSzZRLSdhkst"
@@ -76,13 +75,8 @@ def receiver() -> Iterator[Receiver]:
         start_response(f"{status} X", [("Content-Type", "application/json")])
         return [b"{}"]
 
-    server = make_server(
-        "127.0.0.1", 0, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/rail"
+    server, thread, url = serve_in_thread(app, "127.0.0.1", 0, "webhook-receiver")
+    receiver.url = f"{url}/webhooks/rail"
     yield receiver
     server.shutdown()
     server.server_close()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import socketserver
 import threading
 from dataclasses import dataclass
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from app.config import DEV_WEBHOOK_SECRET
+from app.serving import ThreadingWSGIServer, make_threaded_server, stop_server, wait_for_signal
 
 from .app import Emulator, create_app
 from .config import EmulatorConfig
@@ -19,20 +17,6 @@ from .config import EmulatorConfig
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8100
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    """wsgiref's server, one thread per request, so slow calls do not block the others."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    """Sends wsgiref's per-request lines to our logger at debug level instead of stderr."""
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - wsgiref's signature
-        logger.debug("request: " + format, *args)
 
 
 @dataclass
@@ -46,9 +30,7 @@ class RunningEmulator:
 
     def stop(self) -> None:
         """Stop serving and stop the emulator's background threads."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        stop_server(self.server, self.thread)
         self.emulator.close()
 
 
@@ -57,11 +39,10 @@ def start_in_thread(
 ) -> RunningEmulator:
     """Start an emulator on `host:port` (0 picks a free port) and return at once."""
     app = create_app(config)
-    server = make_server(
-        host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
-    )
+    server = make_threaded_server(app, host, port)
     bound_host, bound_port = server.server_address[:2]
     url = f"http://{bound_host}:{bound_port}"
+    # The emulator must know its own URL before the first request (webhook and ASA payloads).
     app.emulator.bound_url = url
     thread = threading.Thread(
         target=server.serve_forever,
@@ -109,16 +90,8 @@ def main(argv: list[str] | None = None) -> None:
         public_url=args.public_url,
     )
     running = start_in_thread(config, host=args.host, port=args.port)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     logger.info("lithic emulator listening on %s", running.emulator.public_url)
-    while not stop.wait(0.5):
-        pass
+    wait_for_signal()
     logger.info("lithic emulator stopping")
     running.stop()
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import threading
 from dataclasses import dataclass
-from wsgiref.simple_server import make_server
 
 from app.config import DEV_WEBHOOK_SECRET
-from app.lithic.emulator.server import QuietHandler, ThreadingWSGIServer
+from app.serving import ThreadingWSGIServer, serve_in_thread, stop_server, wait_for_signal
 
 from .app import create_app
 from .config import RailConfig
@@ -34,29 +32,15 @@ class RunningRail:
 
     def stop(self) -> None:
         """Stop serving and stop the rail's background threads."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        stop_server(self.server, self.thread)
         self.rail.close()
 
 
 def start_in_thread(config: RailConfig, host: str = HOST, port: int = 0) -> RunningRail:
     """Start a rail emulator on `host:port` (0 picks a free port) and return at once."""
     app = create_app(config)
-    server = make_server(
-        host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
-    )
-    bound_host, bound_port = server.server_address[:2]
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="rail-emulator-http",
-        daemon=True,
-    )
-    thread.start()
-    return RunningRail(
-        url=f"http://{bound_host}:{bound_port}", rail=app.rail, server=server, thread=thread
-    )
+    server, thread, url = serve_in_thread(app, host, port, "rail-emulator-http")
+    return RunningRail(url=url, rail=app.rail, server=server, thread=thread)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,16 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         settle_delay=args.settle_delay,
     )
     running = start_in_thread(config, port=args.port)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     logger.info("payment rail emulator listening on %s", running.url)
-    while not stop.wait(0.5):
-        pass
+    wait_for_signal()
     logger.info("payment rail emulator stopping")
     running.stop()
 
