@@ -141,9 +141,6 @@ class LithicClient:
     def reissue_card(self, card_token: str, body: dict) -> dict:
         return self.request("POST", f"/v1/cards/{card_token}/reissue", json=body)
 
-    def list_cards(self, account_token: str) -> Iterator[dict]:
-        return self.paginate("/v1/cards", {"account_token": account_token})
-
     @staticmethod
     def _error(response: requests.Response) -> LithicError:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import dramatiq
@@ -99,8 +98,3 @@ class DeadLetters(dramatiq.Middleware):
         except Exception:
             # The message still sits in RabbitMQ's dead-letter queue (Q.XQ) for inspection.
             logger.exception("dead_letter.record_failed message_id=%s", message.message_id)
-
-
-def message_kwargs(message) -> str:
-    """The message's arguments as JSON (ids only, by construction)."""
-    return json.dumps(message.kwargs or {}, sort_keys=True)

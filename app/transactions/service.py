@@ -174,7 +174,8 @@ def _flag(transaction: CardTransaction, expected: ledger.Target) -> str | None:
 # Reading
 
 
-def _cursor(transaction: CardTransaction) -> str:
+def cursor_of(transaction: CardTransaction) -> str:
+    """An opaque cursor for keyset pagination: (created, id) of the row."""
     raw = f"{transaction.lithic_created.isoformat()}|{transaction.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
@@ -225,6 +226,3 @@ def list_transactions(
 
 def _naive(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-cursor_of = _cursor
